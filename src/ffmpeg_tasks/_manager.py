@@ -1,0 +1,555 @@
+"""TaskManager: registration, state transitions and orchestration of one task's run.
+
+The manager knows the four ports, never their adapters (defaults are built in ``_defaults``).
+Every state change is a conditional transition in the store, so a task runs at most once even
+when several processes share the store. The final status of a run is decided in one place
+(``_run_claimed``): cancelled -> CANCELLED, exception -> FAILED, otherwise COMPLETED.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing, nullcontext
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import anyio.abc
+import attrs
+
+from ._changes import ChangeFeed
+from ._command import parse_command
+from ._defaults import default_fetcher, default_runner, default_store, default_uploader
+from ._errors import (
+    ConfigurationError,
+    FetchError,
+    FfmpegTasksError,
+    InvalidTaskError,
+    InvalidTransitionError,
+    RunError,
+    WaitTimeoutError,
+)
+from ._models import Health, Output, Progress, Task, TaskPhase, TaskStatus, utcnow
+from ._policy import CommandPolicy
+from ._protocols import Fetcher, Runner, TaskStore, Uploader
+from ._workdir import task_workdir
+
+__all__ = ["TaskManager"]
+
+logger = logging.getLogger("ffmpeg_tasks")
+
+_FAILED_STEP = {
+    TaskPhase.FETCHING: "fetching inputs failed",
+    TaskPhase.ENCODING: "ffmpeg failed",
+    TaskPhase.UPLOADING: "upload failed",
+}
+#: How many of ffmpeg's last stderr lines a failed task's error keeps.
+_ERROR_TAIL_LINES = 8
+
+
+class TaskManager:
+    """Registers, runs and reports ffmpeg tasks, in-process.
+
+    Every argument is optional: the defaults keep tasks in memory, fetch ``http(s)`` inputs with
+    an SSRF-safe client, run the ffmpeg found on this machine and write outputs to
+    ``./ffmpeg-tasks-output``.
+
+    Args:
+        store: Where task state lives.
+        fetcher: How inputs arrive.
+        runner: How ffmpeg runs.
+        uploader: Where outputs go.
+        policy: What commands are accepted; :meth:`CommandPolicy.strict` unless given.
+        max_concurrency: Tasks encoding at once in this manager; defaults to the CPU count.
+        timeout: Default wall-clock limit of one run in seconds (a task's own ``timeout`` wins).
+        workdir_root: Parent folder of the per-task work folders; the system temp dir by default.
+        progress_interval: Least seconds between two progress writes to the store.
+        poll_interval: How often waiters re-read the store for changes made by other processes.
+        health_details: Extra facts ``health()`` reports (set by ``from_env``).
+    """
+
+    def __init__(
+        self,
+        store: TaskStore | None = None,
+        fetcher: Fetcher | None = None,
+        runner: Runner | None = None,
+        uploader: Uploader | None = None,
+        *,
+        policy: CommandPolicy | None = None,
+        max_concurrency: int | None = None,
+        timeout: float | None = None,
+        workdir_root: str | os.PathLike[str] | None = None,
+        progress_interval: float = 0.5,
+        poll_interval: float = 0.5,
+        health_details: Mapping[str, str] | None = None,
+    ) -> None:
+        if max_concurrency is not None and (
+            not isinstance(max_concurrency, int) or max_concurrency < 1
+        ):
+            raise ConfigurationError(
+                f"max_concurrency must be a positive integer, got {max_concurrency!r}"
+            )
+        self._store = store if store is not None else default_store()
+        self._fetcher = fetcher if fetcher is not None else default_fetcher()
+        self._runner = runner if runner is not None else default_runner()
+        self._uploader = uploader if uploader is not None else default_uploader()
+        self._policy = policy if policy is not None else CommandPolicy.strict()
+        self._max_concurrency = max_concurrency or os.cpu_count() or 1
+        self._timeout = _check_timeout(timeout, "timeout")
+        self._workdir_root = None if workdir_root is None else Path(workdir_root)
+        self._progress_interval = progress_interval
+        self._health_details = dict(health_details or {})
+        self._changes = ChangeFeed(self._store.get, poll_interval=poll_interval)
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._scheduled: set[str] = set()
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._closed = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> TaskManager:
+        """Build a manager configured like the original service (``S3_BUCKET``, ``AWS_*``).
+
+        Without ``S3_BUCKET`` outputs go to a local folder, and ``health()`` says so.
+
+        Raises:
+            ConfigurationError: a variable has an unusable value; the message names it.
+        """
+        from ._config import adapters_from_env
+
+        env = adapters_from_env(environ)
+        details = {**env.details, **kwargs.pop("health_details", {})}
+        kwargs.setdefault("fetcher", env.fetcher)
+        kwargs.setdefault("uploader", env.uploader)
+        return cls(health_details=details, **kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"TaskManager(store={self._store!r}, uploader={self._uploader!r}, "
+            f"max_concurrency={self._max_concurrency})"
+        )
+
+    @property
+    def policy(self) -> CommandPolicy:
+        """The command policy tasks are checked against."""
+        return self._policy
+
+    # -- lifecycle of the manager ------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._task_group is not None:
+            raise ConfigurationError("this TaskManager is open already; enter it only once")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        """Cancel tasks still running in the background (they end ``cancelled``), then close."""
+        task_group, self._task_group = self._task_group, None
+        try:
+            if task_group is not None:
+                task_group.cancel_scope.cancel()
+                await task_group.__aexit__(exc_type, exc, traceback)
+        finally:
+            await self.aclose()
+        return None
+
+    async def aclose(self) -> None:
+        """Close the adapters. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            for resource in (self._fetcher, self._runner, self._uploader, self._store):
+                await resource.aclose()
+
+    # -- registration and queries ---------------------------------------------------------------
+
+    async def register(
+        self,
+        command: str,
+        input_files: Mapping[str, str],
+        output_filename: str,
+        *,
+        timeout: float | None = None,
+        owner: str | None = None,
+    ) -> Task:
+        """Check a task and store it as ``pending``; nothing is downloaded or run yet.
+
+        Args:
+            command: ffmpeg's arguments, with or without a leading ``ffmpeg``.
+            input_files: Each file name the command reads (``-i NAME``) -> the URL to fetch it from.
+            output_filename: The file the command writes; it is uploaded when ffmpeg succeeds.
+            timeout: Wall-clock limit of the run in seconds; the manager's default when None.
+            owner: Who registered it (an API key id, a user name), for filtering with ``list``.
+
+        Raises:
+            InvalidTaskError: the message says what to fix.
+        """
+        parsed = parse_command(command, input_files, output_filename)
+        self._policy.check(parsed, input_files=input_files, output_filename=output_filename)
+        timeout = _check_timeout(timeout, "timeout")
+        if owner is not None and not isinstance(owner, str):
+            raise InvalidTaskError(f"owner must be a string, got {type(owner).__name__}")
+        for url in input_files.values():
+            await self._fetcher.check(url)
+        task = Task(
+            command=command,
+            input_files=input_files,
+            output_filename=output_filename,
+            timeout=timeout,
+            owner=owner,
+        )
+        await self._store.create(task)
+        return task
+
+    async def get(self, task_id: str) -> Task:
+        """The task as last stored.
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+        """
+        return await self._store.get(_check_id(task_id))
+
+    async def list(
+        self,
+        status: TaskStatus | str | None = None,
+        limit: int = 100,
+        *,
+        offset: int = 0,
+        owner: str | None = None,
+    ) -> Sequence[Task]:
+        """Tasks newest first, optionally only those with ``status`` (and ``owner``).
+
+        Raises:
+            InvalidTaskError: an unknown status or a limit outside 1-1000.
+        """
+        if status is not None:
+            try:
+                status = TaskStatus(status)
+            except ValueError:
+                allowed = ", ".join(s.value for s in TaskStatus)
+                raise InvalidTaskError(f"unknown status {status!r}; use one of {allowed}") from None
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidTaskError(f"limit must be an integer from 1 to 1000, got {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidTaskError(f"offset must be a non-negative integer, got {offset!r}")
+        return await self._store.list(status=status, owner=owner, limit=limit, offset=offset)
+
+    async def health(self) -> Health:
+        """Whether ffmpeg was found, where, its version, and where outputs go."""
+        health = await self._runner.health()
+        details = {
+            **health.details,
+            "store": repr(self._store),
+            "policy": "trusted" if self._policy.is_trusted else "strict",
+            **self._health_details,
+        }
+        return attrs.evolve(health, uploader=repr(self._uploader), details=details)
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def execute(self, task_id: str) -> Task:
+        """Run a pending task to its end in this coroutine and return its final state.
+
+        A failure while running is recorded on the task (``failed`` with ``error``), not raised.
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+            InvalidTransitionError: the task is not pending (running, finished or started).
+        """
+        await self._check_startable(task_id)
+        return await self._execute(task_id, raise_if_taken=True)
+
+    async def start(self, task_id: str) -> None:
+        """Run a pending task in the background and return at once; see :meth:`wait`.
+
+        Raises:
+            ConfigurationError: the manager is not open (``async with TaskManager() as m``).
+            TaskNotFoundError: no task has that id.
+            InvalidTransitionError: the task is not pending.
+        """
+        if self._task_group is None:
+            raise ConfigurationError(
+                "start() runs tasks in the background and needs an open manager: "
+                "use 'async with TaskManager(...) as manager', or call execute() instead"
+            )
+        await self._check_startable(task_id)
+        self._scheduled.add(task_id)
+        self._task_group.start_soon(self._execute_in_background, task_id)
+
+    async def wait(self, task_id: str, timeout: float | None = None) -> Task:
+        """Wait until the task is completed, failed or cancelled, and return it.
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+            WaitTimeoutError: ``timeout`` seconds passed first; the task goes on.
+        """
+        timeout = _check_timeout(timeout, "timeout")
+        with anyio.move_on_after(math.inf if timeout is None else timeout):
+            async with aclosing(self.watch(task_id)) as changes:
+                async for task in changes:
+                    if task.status.is_terminal:
+                        return task
+        raise WaitTimeoutError(f"task {task_id!r} did not finish within {timeout:g} s")
+
+    async def watch(self, task_id: str) -> AsyncGenerator[Task, None]:
+        """Yield the task now and after each change (status, phase, progress) until it ends.
+
+        Use it with ``async for``; progress changes arrive at most every ``progress_interval``.
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+        """
+        async with aclosing(self._changes.watch(_check_id(task_id))) as changes:
+            async for task in changes:
+                yield task
+
+    async def cancel(self, task_id: str) -> Task:
+        """Stop a pending or running task; it ends ``cancelled``. Returns its final state.
+
+        A running ffmpeg is stopped (SIGINT, then SIGTERM, then SIGKILL to its process group).
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+            InvalidTransitionError: the task has ended already.
+        """
+        while True:
+            task = await self._store.get(_check_id(task_id))
+            if task.status.is_terminal:
+                raise InvalidTransitionError(
+                    f"task {task_id!r} is {task.status.value} already; "
+                    "only pending or running tasks can be cancelled",
+                    task_id=task_id,
+                    status=task.status.value,
+                )
+            scope = self._scopes.get(task_id)
+            if scope is not None:
+                scope.cancel()
+                return await self.wait(task_id)
+            ended = attrs.evolve(
+                task,
+                status=TaskStatus.CANCELLED,
+                phase=None,
+                error="cancelled"
+                if task.status is TaskStatus.RUNNING
+                else "cancelled before it started",
+                finished_at=utcnow(),
+            )
+            try:
+                # A task running in another process notices at its next progress write.
+                await self._store.update(ended, expected=task.status)
+            except InvalidTransitionError:
+                continue  # it changed meanwhile (claimed, finished): look again
+            self._changes.publish(task_id)
+            return ended
+
+    async def _check_startable(self, task_id: str) -> None:
+        task = await self._store.get(_check_id(task_id))
+        if task.status is not TaskStatus.PENDING or task_id in self._scheduled:
+            state = "started" if task.status is TaskStatus.PENDING else task.status.value
+            raise InvalidTransitionError(
+                f"task {task_id!r} is {state}; only a pending task can be executed, once",
+                task_id=task_id,
+                status=task.status.value,
+            )
+
+    async def _execute_in_background(self, task_id: str) -> None:
+        try:
+            await self._execute(task_id, raise_if_taken=False)
+        except Exception:
+            logger.exception("task %s could not be run", task_id)
+
+    async def _execute(self, task_id: str, *, raise_if_taken: bool) -> Task:
+        self._scheduled.add(task_id)
+        try:
+            async with self._slots():
+                try:
+                    task = await self._claim(task_id)
+                except InvalidTransitionError:
+                    current = await self._store.get(task_id)
+                    if raise_if_taken and current.status is not TaskStatus.CANCELLED:
+                        raise
+                    return current  # cancelled while queued, or another worker took it
+                return await self._run_claimed(task)
+        finally:
+            self._scheduled.discard(task_id)
+
+    def _slots(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._max_concurrency)
+        return self._limiter
+
+    async def _claim(self, task_id: str) -> Task:
+        task = await self._store.get(task_id)
+        running = attrs.evolve(
+            task, status=TaskStatus.RUNNING, phase=TaskPhase.FETCHING, started_at=utcnow()
+        )
+        await self._store.update(running, expected=TaskStatus.PENDING)
+        self._changes.publish(task_id)
+        return running
+
+    async def _run_claimed(self, task: Task) -> Task:
+        scope = anyio.CancelScope()
+        self._scopes[task.id] = scope
+        run = _Run(self, task)
+        limit = task.timeout if task.timeout is not None else self._timeout
+        status, error = TaskStatus.FAILED, None
+        try:
+            with scope, anyio.fail_after(limit) if limit is not None else nullcontext():
+                await run.work()
+            status = TaskStatus.CANCELLED if scope.cancelled_caught else TaskStatus.COMPLETED
+            error = "cancelled" if scope.cancelled_caught else None
+        except FfmpegTasksError as exc:
+            error = _describe_failure(run.phase, exc)
+        except TimeoutError as exc:
+            if limit is None:
+                error = f"{_FAILED_STEP[run.phase]}: {exc or 'timed out'}"
+            else:
+                error = f"timed out after {limit:g} s while {run.phase.value}"
+        except Exception as exc:
+            logger.exception("task %s failed unexpectedly", task.id)
+            error = f"{_FAILED_STEP[run.phase]}: internal error ({type(exc).__name__}: {exc})"
+        except BaseException:
+            status, error = TaskStatus.CANCELLED, "cancelled: the manager is shutting down"
+            raise
+        finally:
+            del self._scopes[task.id]
+            with anyio.CancelScope(shield=True):
+                final = await self._finish(task.id, status, error, run.outputs)
+        return final
+
+    async def _finish(
+        self, task_id: str, status: TaskStatus, error: str | None, outputs: Sequence[Output]
+    ) -> Task:
+        current = await self._store.get(task_id)
+        final = attrs.evolve(
+            current,
+            status=status,
+            phase=None,
+            error=error,
+            outputs=tuple(outputs) if status is TaskStatus.COMPLETED else (),
+            progress=1.0 if status is TaskStatus.COMPLETED else current.progress,
+            finished_at=utcnow(),
+        )
+        try:
+            await self._store.update(final, expected=TaskStatus.RUNNING)
+        except InvalidTransitionError:
+            final = await self._store.get(task_id)  # cancelled from another process meanwhile
+        self._changes.publish(task_id)
+        return final
+
+    async def _save_running(self, task: Task) -> None:
+        """Store a change of phase or progress; stop the run if the task was cancelled elsewhere."""
+        try:
+            await self._store.update(task, expected=TaskStatus.RUNNING)
+        except InvalidTransitionError:
+            scope = self._scopes.get(task.id)
+            if scope is not None:
+                scope.cancel()
+            return
+        self._changes.publish(task.id)
+
+
+class _Run:
+    """One run of one task: fetch, encode, upload, in a private work folder."""
+
+    def __init__(self, manager: TaskManager, task: Task) -> None:
+        self._manager = manager
+        self._task = task
+        self._last_progress_write = -math.inf
+        #: The step in progress, for error messages.
+        self.phase = TaskPhase.FETCHING
+        #: What the uploader stored.
+        self.outputs: list[Output] = []
+
+    async def work(self) -> None:
+        manager, task = self._manager, self._task
+        parsed = parse_command(task.command, task.input_files, task.output_filename)
+        args = manager._policy.build_args(parsed, output_filename=task.output_filename)
+        async with task_workdir(task.id, root=manager._workdir_root) as workdir:
+            await self._fetch_inputs(workdir)
+            await self._enter(TaskPhase.ENCODING, progress=0.0)
+            await manager._runner.run(args, workdir=workdir, on_progress=self._on_progress)
+            output = workdir / task.output_filename
+            if not output.is_file():
+                raise RunError(f"ffmpeg finished but wrote no {task.output_filename!r}")
+            await self._enter(TaskPhase.UPLOADING, progress=1.0)
+            self.outputs.append(
+                await manager._uploader.upload(output, task_id=task.id, name=task.output_filename)
+            )
+
+    async def _enter(self, phase: TaskPhase, *, progress: float | None) -> None:
+        self.phase = phase
+        self._task = attrs.evolve(self._task, phase=phase, progress=progress)
+        await self._manager._save_running(self._task)
+
+    async def _fetch_inputs(self, workdir: Path) -> None:
+        """Fetch every input at once; the first failure stops the others."""
+        failures: list[FfmpegTasksError] = []
+
+        async def fetch(name: str, url: str, group: anyio.abc.TaskGroup) -> None:
+            try:
+                await self._manager._fetcher.fetch(url, destination=workdir / name)
+            except FfmpegTasksError as exc:
+                failures.append(exc)
+                group.cancel_scope.cancel()
+            except Exception as exc:  # noqa: BLE001 - an adapter bug still fails only this task
+                failures.append(FetchError(f"input {name!r}: {type(exc).__name__}: {exc}"))
+                group.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            for name, url in self._task.input_files.items():
+                group.start_soon(fetch, name, url, group)
+        if failures:
+            raise failures[0]
+
+    async def _on_progress(self, progress: Progress) -> None:
+        now = anyio.current_time()
+        interval = self._manager._progress_interval
+        if not progress.done and now - self._last_progress_write < interval:
+            return
+        fraction = progress.fraction
+        if fraction is None or fraction == self._task.progress:
+            return
+        self._last_progress_write = now
+        self._task = attrs.evolve(self._task, progress=fraction)
+        await self._manager._save_running(self._task)
+
+
+def _describe_failure(phase: TaskPhase, exc: FfmpegTasksError) -> str:
+    message = f"{_FAILED_STEP[phase]}: {exc}"
+    if isinstance(exc, RunError) and exc.stderr_tail:
+        tail = exc.stderr_tail.strip().splitlines()[-_ERROR_TAIL_LINES:]
+        message += "\nffmpeg's last output:\n" + "\n".join(tail)
+    return message
+
+
+def _check_id(task_id: object) -> str:
+    if not isinstance(task_id, str) or not task_id:
+        raise InvalidTaskError(f"task id must be a non-empty string, got {task_id!r}")
+    return task_id
+
+
+def _check_timeout(value: object, name: str) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise InvalidTaskError(
+            f"{name} must be a positive number of seconds or None, got {value!r}"
+        )
+    return float(value)

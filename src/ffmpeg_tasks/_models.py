@@ -1,0 +1,255 @@
+"""Immutable values that cross every boundary: tasks, their outputs, progress and health.
+
+State changes make new objects (``attrs.evolve``) through the manager; nothing here mutates.
+Storage rows and JSON go through ``to_dict``/``from_dict`` so the wire format stays out of
+``__init__``.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "Health",
+    "Output",
+    "Progress",
+    "Task",
+    "TaskPhase",
+    "TaskStatus",
+    "new_task_id",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, so stored times compare across machines."""
+    return datetime.now(UTC)
+
+
+def new_task_id() -> str:
+    """Random, unguessable ids: a task id is all a caller needs to poll it."""
+    return str(uuid.uuid4())
+
+
+class TaskStatus(enum.StrEnum):
+    """Where a task is in its life. The first four are the original service's values."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the task can never change again."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class TaskPhase(enum.StrEnum):
+    """What a running task is doing right now."""
+
+    FETCHING = "fetching"
+    ENCODING = "encoding"
+    UPLOADING = "uploading"
+
+
+def _optional_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+def _outputs(value: Iterable[Output]) -> tuple[Output, ...]:
+    return tuple(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@attrs.frozen(kw_only=True)
+class Output:
+    """One file a task produced, after the uploader stored it."""
+
+    #: The file name ffmpeg wrote in the task's working folder.
+    name: str
+    #: Where the uploader put it: ``file://...`` or ``s3://bucket/key``.
+    url: str
+    #: A URL a browser can download from (a presigned HTTPS URL), when the uploader makes one.
+    download_url: str | None = None
+    #: Size in bytes.
+    size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Output:
+        return cls(
+            name=data["name"],
+            url=data["url"],
+            download_url=data.get("download_url"),
+            size=int(data.get("size", 0)),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """A registered ffmpeg job and everything known about its run."""
+
+    #: Unique, unguessable id.
+    id: str = attrs.field(factory=new_task_id)
+    #: The ffmpeg arguments as the caller sent them (a leading ``ffmpeg`` is allowed).
+    command: str
+    #: Input file name used in the command -> URL it is fetched from.
+    input_files: Mapping[str, str] = attrs.field(converter=_str_dict)
+    #: The file name the command writes, uploaded when ffmpeg succeeds.
+    output_filename: str
+    #: Life-cycle state.
+    status: TaskStatus = attrs.field(default=TaskStatus.PENDING, converter=TaskStatus)
+    #: While running: fetching, encoding or uploading; None otherwise.
+    phase: TaskPhase | None = attrs.field(
+        default=None, converter=attrs.converters.optional(TaskPhase)
+    )
+    #: Encoding progress from 0.0 to 1.0, or None while unknown.
+    progress: float | None = None
+    #: Stored outputs, in the order they were uploaded.
+    outputs: tuple[Output, ...] = attrs.field(default=(), converter=_outputs)
+    #: Why the task failed or was cancelled: the step and the cause.
+    error: str | None = None
+    #: Wall-clock limit for the whole run in seconds, or None for the manager's default.
+    timeout: float | None = None
+    #: Who registered the task (an API key's id, a user name); None when nobody said.
+    owner: str | None = None
+    created_at: datetime = attrs.field(factory=utcnow, converter=_optional_datetime)
+    started_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
+    finished_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
+
+    @property
+    def output_url(self) -> str | None:
+        """URL of the main output once uploaded, else None."""
+        for output in self.outputs:
+            if output.name == self.output_filename:
+                return output.url
+        return None
+
+    @property
+    def download_url(self) -> str | None:
+        """A browser-ready URL of the main output, when the uploader made one."""
+        for output in self.outputs:
+            if output.name == self.output_filename:
+                return output.download_url
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; ``Task.from_dict`` reads it back."""
+        return {
+            "id": self.id,
+            "command": self.command,
+            "input_files": dict(self.input_files),
+            "output_filename": self.output_filename,
+            "status": self.status.value,
+            "phase": None if self.phase is None else self.phase.value,
+            "progress": self.progress,
+            "outputs": [output.to_dict() for output in self.outputs],
+            "output_url": self.output_url,
+            "error": self.error,
+            "timeout": self.timeout,
+            "owner": self.owner,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        return cls(
+            id=data["id"],
+            command=data["command"],
+            input_files=data["input_files"],
+            output_filename=data["output_filename"],
+            status=data["status"],
+            phase=data.get("phase"),
+            progress=data.get("progress"),
+            outputs=tuple(Output.from_dict(o) for o in data.get("outputs", ())),
+            error=data.get("error"),
+            timeout=data.get("timeout"),
+            owner=data.get("owner"),
+            created_at=data["created_at"],
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Progress:
+    """One progress report from a running ffmpeg."""
+
+    #: Seconds of output written so far, or None when ffmpeg said N/A.
+    out_time: float | None = None
+    #: Expected output duration in seconds, or None when unknown.
+    duration: float | None = None
+    #: Encoding speed as a multiple of real time (``1.5`` for ``1.5x``), or None.
+    speed: float | None = None
+    #: Frames written so far, or None.
+    frame: int | None = None
+    #: Bytes written so far, or None.
+    total_size: int | None = None
+    #: True on ffmpeg's final report.
+    done: bool = False
+
+    @property
+    def fraction(self) -> float | None:
+        """0.0-1.0 when both the position and the duration are known."""
+        if self.done:
+            return 1.0
+        if self.out_time is None or not self.duration:
+            return None
+        return max(0.0, min(1.0, self.out_time / self.duration))
+
+
+@attrs.frozen(kw_only=True)
+class Health:
+    """What ``TaskManager.health()`` reports."""
+
+    #: True when an ffmpeg binary was found and answered ``-version``.
+    ffmpeg_found: bool
+    #: Where that binary is.
+    ffmpeg_path: str | None = None
+    #: Its version string, e.g. ``"7.1"`` or ``"n5.1.6-0+deb12u1"``.
+    ffmpeg_version: str | None = None
+    #: Why ffmpeg is unusable, when it is.
+    error: str | None = None
+    #: Where outputs go, described without secrets.
+    uploader: str = ""
+    #: Extra facts from the adapters (sandbox, storage), for display.
+    details: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.ffmpeg_found and self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "ffmpeg_found": self.ffmpeg_found,
+            "ffmpeg_path": self.ffmpeg_path,
+            "ffmpeg_version": self.ffmpeg_version,
+            "error": self.error,
+            "uploader": self.uploader,
+            "details": dict(self.details),
+        }

@@ -1,0 +1,141 @@
+"""The four ports the manager talks to. Adapters live in ``storage/``, ``fetchers/``, ``runners/``
+and ``uploaders/``; ``ffmpeg_tasks.testing`` has in-memory fakes of each.
+
+Every method is async, takes keyword-only arguments after the first, and exchanges attrs values.
+Adapters do not inherit from these classes: ``tests/typing`` proves they conform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from ._models import Health, Output, Progress, Task, TaskStatus
+
+__all__ = ["Fetcher", "ProgressCallback", "Runner", "TaskStore", "Uploader"]
+
+#: Called by a runner on every progress report; awaited, so it may write to a store.
+ProgressCallback = Callable[[Progress], Awaitable[None]]
+
+
+class TaskStore(Protocol):
+    """Where task state lives. May be shared by several processes (SQL stores).
+
+    State changes go through :meth:`update`, an atomic compare-and-set on the status, so two
+    workers can never both claim the same pending task.
+    """
+
+    async def create(self, task: Task) -> None:
+        """Store a new task.
+
+        Raises:
+            InvalidTaskError: a task with the same id exists already.
+        """
+        ...
+
+    async def get(self, task_id: str) -> Task:
+        """Return the task as last stored.
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+        """
+        ...
+
+    async def list(
+        self,
+        *,
+        status: TaskStatus | None = None,
+        owner: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[Task]:
+        """Tasks newest first, optionally only those with ``status`` and ``owner``."""
+        ...
+
+    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
+        """Replace the stored task with ``task`` if its stored status is still ``expected``.
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+            InvalidTransitionError: the stored status is no longer ``expected``.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
+
+
+class Fetcher(Protocol):
+    """Brings one input from its URL into the task's working folder."""
+
+    async def check(self, url: str) -> None:
+        """Refuse a URL this fetcher will not fetch, before anything is downloaded.
+
+        Raises:
+            InvalidTaskError: the URL's scheme, host or form is not allowed.
+        """
+        ...
+
+    async def fetch(self, url: str, *, destination: Path) -> int:
+        """Stream ``url`` into the file ``destination`` and return the number of bytes written.
+
+        Raises:
+            FetchError: the download failed; the message says why (status, size, truncation).
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connection pools."""
+        ...
+
+
+class Runner(Protocol):
+    """Runs ffmpeg with checked arguments inside a working folder."""
+
+    async def run(
+        self,
+        args: Sequence[str],
+        *,
+        workdir: Path,
+        on_progress: ProgressCallback | None = None,
+    ) -> str:
+        """Run ffmpeg with ``args`` (without the program name) in ``workdir``.
+
+        Returns the tail of ffmpeg's stderr. Cancelling the caller stops ffmpeg and its children.
+
+        Raises:
+            ConfigurationError: no usable ffmpeg binary.
+            RunError: ffmpeg exited with a non-zero status.
+        """
+        ...
+
+    async def health(self) -> Health:
+        """Where ffmpeg is, its version, and the runner's own facts (sandbox, limits)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release whatever the runner holds."""
+        ...
+
+
+class Uploader(Protocol):
+    """Stores a finished output where the task's caller can get it.
+
+    Adapters give a ``repr`` without secrets: ``health()`` shows it.
+    """
+
+    async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
+        """Store the file at ``path`` as output ``name`` of task ``task_id``.
+
+        Two tasks never overwrite each other's outputs.
+
+        Raises:
+            UploadError: the output could not be stored; nothing half-written remains.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release clients and pools."""
+        ...

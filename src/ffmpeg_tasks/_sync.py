@@ -1,0 +1,161 @@
+"""SyncTaskManager: the blocking facade for scripts and notebooks.
+
+Every call is forwarded to the async manager through one anyio blocking portal: an event loop in
+a helper thread that this facade starts on first use and stops on ``close()``. It therefore also
+works where the calling thread already runs an event loop (a Jupyter kernel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from anyio.from_thread import BlockingPortal, BlockingPortalProvider
+
+from ._manager import TaskManager
+from ._models import Health, Task, TaskStatus
+
+__all__ = ["SyncTaskManager"]
+
+T = TypeVar("T")
+
+
+class SyncTaskManager:
+    """The same methods as :class:`TaskManager`, blocking.
+
+    Use it as a context manager (``with SyncTaskManager() as m:``) so the background tasks of
+    ``start()`` have somewhere to run and everything is closed at the end; without ``with``, call
+    :meth:`close` when done.
+
+    Args:
+        manager: The manager to drive; a default ``TaskManager()`` when None.
+        backend: The async backend of the portal's loop: ``"asyncio"`` or ``"trio"``.
+    """
+
+    def __init__(self, manager: TaskManager | None = None, *, backend: str = "asyncio") -> None:
+        self._manager = manager if manager is not None else TaskManager()
+        self._provider = BlockingPortalProvider(backend=backend)
+        self._portal: BlockingPortal | None = None
+        self._opened: AbstractContextManager[TaskManager] | None = None
+
+    def __repr__(self) -> str:
+        return f"SyncTaskManager({self._manager!r})"
+
+    @property
+    def manager(self) -> TaskManager:
+        """The async manager behind this facade."""
+        return self._manager
+
+    def __enter__(self) -> Self:
+        opened = self._portal_or_start().wrap_async_context_manager(self._manager)
+        opened.__enter__()
+        self._opened = opened
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel background tasks, close the manager and stop the portal's thread."""
+        if self._portal is None:
+            return
+        opened, self._opened = self._opened, None
+        try:
+            if opened is not None:
+                opened.__exit__(None, None, None)
+            else:
+                self._portal.call(self._manager.aclose)
+        finally:
+            self._portal = None
+            self._provider.__exit__(None, None, None)
+
+    def _portal_or_start(self) -> BlockingPortal:
+        if self._portal is None:
+            self._portal = self._provider.__enter__()
+        return self._portal
+
+    def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._portal_or_start().call(lambda: function(*args, **kwargs))
+
+    def register(
+        self,
+        command: str,
+        input_files: Mapping[str, str],
+        output_filename: str,
+        *,
+        timeout: float | None = None,
+        owner: str | None = None,
+    ) -> Task:
+        """See :meth:`TaskManager.register`."""
+        task: Task = self._call(
+            self._manager.register,
+            command,
+            input_files,
+            output_filename,
+            timeout=timeout,
+            owner=owner,
+        )
+        return task
+
+    def execute(self, task_id: str) -> Task:
+        """See :meth:`TaskManager.execute`."""
+        task: Task = self._call(self._manager.execute, task_id)
+        return task
+
+    def start(self, task_id: str) -> None:
+        """See :meth:`TaskManager.start`; needs ``with SyncTaskManager(...)``."""
+        self._call(self._manager.start, task_id)
+
+    def wait(self, task_id: str, timeout: float | None = None) -> Task:
+        """See :meth:`TaskManager.wait`."""
+        task: Task = self._call(self._manager.wait, task_id, timeout)
+        return task
+
+    def cancel(self, task_id: str) -> Task:
+        """See :meth:`TaskManager.cancel`."""
+        task: Task = self._call(self._manager.cancel, task_id)
+        return task
+
+    def get(self, task_id: str) -> Task:
+        """See :meth:`TaskManager.get`."""
+        task: Task = self._call(self._manager.get, task_id)
+        return task
+
+    def list(
+        self,
+        status: TaskStatus | str | None = None,
+        limit: int = 100,
+        *,
+        offset: int = 0,
+        owner: str | None = None,
+    ) -> Sequence[Task]:
+        """See :meth:`TaskManager.list`."""
+        tasks: Sequence[Task] = self._call(
+            self._manager.list, status, limit, offset=offset, owner=owner
+        )
+        return tasks
+
+    def health(self) -> Health:
+        """See :meth:`TaskManager.health`."""
+        health: Health = self._call(self._manager.health)
+        return health
+
+    def watch(self, task_id: str) -> Iterator[Task]:
+        """See :meth:`TaskManager.watch`: a plain iterator of the task's states."""
+        changes = self._manager.watch(task_id)
+        portal = self._portal_or_start()
+        try:
+            while True:
+                try:
+                    yield portal.call(changes.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            portal.call(changes.aclose)

@@ -1,0 +1,238 @@
+"""The ``ffmpeg-tasks`` command: a demo on embedded defaults, one-off runs, and health."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from ._errors import FfmpegTasksError
+from ._manager import TaskManager
+from ._models import Task, TaskStatus
+from ._policy import CommandPolicy
+from .fetchers import HttpFetcher, LocalFetcher, RoutingFetcher
+from .runners import SubprocessRunner
+from .uploaders import LocalUploader
+
+__all__ = ["main"]
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+#: What ``demo`` asks ffmpeg to do with the clip it makes.
+DEMO_COMMAND = (
+    "-i input.mp4 -vf scale=640:360 -c:v libx264 -preset veryfast -crf 28 -c:a aac output.mp4"
+)
+
+
+@click.group()
+@click.version_option(package_name="ffmpeg-tasks")
+def main() -> None:
+    """Run ffmpeg jobs through an ffmpeg-tasks TaskManager."""
+
+
+@main.command()
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ffmpeg-tasks-demo"),
+    show_default=True,
+    help="Folder the output is written to.",
+)
+@click.option(
+    "--seconds",
+    type=click.IntRange(1, 60),
+    default=5,
+    show_default=True,
+    help="Length of the generated test clip.",
+)
+def demo(dest: Path, seconds: int) -> None:
+    """Make a test clip with ffmpeg's lavfi source and transcode it through a TaskManager."""
+    _exit_on_error(lambda: anyio.run(_demo, dest, seconds))
+
+
+async def _demo(dest: Path, seconds: int) -> None:
+    runner = SubprocessRunner()
+    health = await runner.health()
+    if not health.ffmpeg_found:
+        raise click.ClickException(health.error or "ffmpeg was not found")
+    console.print(f"ffmpeg {health.ffmpeg_version} at {health.ffmpeg_path}")
+    with tempfile.TemporaryDirectory(prefix="ffmpeg-tasks-demo-") as folder:
+        source = Path(folder)
+        console.print(f"making a {seconds} s test clip with ffmpeg's lavfi source...")
+        await runner.run(
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size=1280x720:rate=30:duration={seconds}",
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=frequency=440:duration={seconds}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-shortest",
+                "input.mp4",
+            ],
+            workdir=source,
+        )
+        fetcher = LocalFetcher([source])
+        manager = TaskManager(fetcher=fetcher, runner=runner, uploader=LocalUploader(dest))
+        async with manager:
+            task = await manager.register(
+                DEMO_COMMAND, {"input.mp4": (source / "input.mp4").as_uri()}, "output.mp4"
+            )
+            console.print(f"registered task {task.id}: ffmpeg {task.command}")
+            done = await _run_with_progress(manager, task)
+    _report(done)
+
+
+@main.command()
+@click.argument("command")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=URL",
+    required=True,
+    help="An input the command reads: its file name and where to get it "
+    "(http(s) URL, file:// URL or local path). Repeat for each input.",
+)
+@click.option(
+    "--output", "output", required=True, metavar="NAME", help="The file name the command writes."
+)
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ffmpeg-tasks-output"),
+    show_default=True,
+    help="Folder the output is written to.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Give up after this many seconds.",
+)
+@click.option(
+    "--trusted", is_flag=True, help="Accept any ffmpeg arguments (skip the strict command policy)."
+)
+@click.option(
+    "--allow-private-networks",
+    is_flag=True,
+    help="Allow inputs from loopback and private addresses.",
+)
+def run(
+    command: str,
+    inputs: Sequence[str],
+    output: str,
+    dest: Path,
+    timeout: float | None,
+    trusted: bool,
+    allow_private_networks: bool,
+) -> None:
+    """Run one ffmpeg COMMAND (its arguments, quoted) with a progress bar."""
+    input_files, local_roots = _parse_inputs(inputs)
+    fetcher = RoutingFetcher(
+        {
+            "http": (http := HttpFetcher(allow_private_networks=allow_private_networks)),
+            "https": http,
+            "file": LocalFetcher(local_roots),
+        }
+    )
+    policy = CommandPolicy.trusted() if trusted else CommandPolicy.strict()
+    manager = TaskManager(fetcher=fetcher, uploader=LocalUploader(dest), policy=policy)
+
+    async def main_async() -> Task:
+        async with manager:
+            task = await manager.register(command, input_files, output, timeout=timeout)
+            return await _run_with_progress(manager, task)
+
+    done: Task = _exit_on_error(lambda: anyio.run(main_async))
+    _report(done)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def health(as_json: bool) -> None:
+    """Say whether ffmpeg was found, where, and its version."""
+
+    async def check() -> dict[str, object]:
+        async with TaskManager(runner=SubprocessRunner()) as manager:
+            return (await manager.health()).to_dict()
+
+    report = anyio.run(check)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            click.echo(f"{key}: {value}")
+    if not report["ok"]:
+        sys.exit(1)
+
+
+def _parse_inputs(inputs: Sequence[str]) -> tuple[dict[str, str], list[Path]]:
+    files: dict[str, str] = {}
+    roots: list[Path] = []
+    for item in inputs:
+        name, sep, location = item.partition("=")
+        if not sep or not name or not location:
+            raise click.BadParameter(f"{item!r} is not NAME=URL", param_hint="--input")
+        if "://" not in location:
+            path = Path(location).expanduser().resolve()
+            if not path.is_file():
+                raise click.BadParameter(f"{location!r} is not a file", param_hint="--input")
+            roots.append(path.parent)
+            location = path.as_uri()
+        elif location.startswith("file://"):
+            roots.append(Path(location.removeprefix("file://")).parent)
+        files[name] = location
+    return files, roots
+
+
+async def _run_with_progress(manager: TaskManager, task: Task) -> Task:
+    columns = (
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        row = bar.add_task("pending", total=1.0)
+        async with anyio.create_task_group() as group:
+            group.start_soon(manager.execute, task.id)
+            async for state in manager.watch(task.id):
+                label = state.phase.value if state.phase else state.status.value
+                bar.update(row, description=label, completed=state.progress or 0.0)
+        return await manager.get(task.id)
+
+
+def _report(task: Task) -> None:
+    if task.status is TaskStatus.COMPLETED:
+        console.print(f"[green]done[/green]: {task.output_url}")
+        click.echo(task.output_url)
+        return
+    console.print(f"[red]{task.status.value}[/red]: {task.error}")
+    sys.exit(1)
+
+
+def _exit_on_error(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except FfmpegTasksError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,7 @@
+"""How inputs arrive: ``http(s)`` (SSRF-safe by default), local folders, S3, and a router by scheme."""
+
+from .http import HttpFetcher
+from .local import LocalFetcher
+from .routing import RoutingFetcher
+
+__all__ = ["HttpFetcher", "LocalFetcher", "RoutingFetcher"]

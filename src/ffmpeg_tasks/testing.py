@@ -1,0 +1,144 @@
+"""In-memory fakes of every port, shipped so applications can test their own code fast.
+
+They behave like the real adapters at the port's contract (same errors, same guarantees), which
+the contract tests in this project check, but never touch the network or run ffmpeg.
+
+Example::
+
+    from ffmpeg_tasks import TaskManager
+    from ffmpeg_tasks.storage import MemoryStore
+    from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader
+
+    fetcher = FakeFetcher({"https://example.com/in.mp4": b"video"})
+    manager = TaskManager(MemoryStore(), fetcher, FakeRunner(), FakeUploader())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import anyio
+
+from ._errors import FetchError, InvalidTaskError, RunError, UploadError
+from ._models import Health, Output, Progress
+from ._protocols import ProgressCallback
+from .storage import MemoryStore
+
+__all__ = ["FakeFetcher", "FakeRunner", "FakeUploader", "MemoryStore"]
+
+
+class FakeFetcher:
+    """Serves bodies from a dict of URL -> bytes; any other URL fails as a 404 would."""
+
+    def __init__(self, bodies: Mapping[str, bytes] | None = None, *, delay: float = 0.0) -> None:
+        #: URL -> body; add to it freely.
+        self.bodies: dict[str, bytes] = dict(bodies or {})
+        #: Every URL fetched, in order.
+        self.fetched: list[str] = []
+        self._delay = delay
+
+    async def check(self, url: str) -> None:
+        if urlsplit(url).scheme not in {"http", "https"}:
+            raise InvalidTaskError(f"URL {url!r} must use http or https")
+
+    async def fetch(self, url: str, *, destination: Path) -> int:
+        await anyio.sleep(self._delay)
+        self.fetched.append(url)
+        try:
+            body = self.bodies[url]
+        except KeyError:
+            raise FetchError(f"input URL {url} answered HTTP 404 Not Found") from None
+        await anyio.Path(destination).write_bytes(body)
+        return len(body)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+class FakeRunner:
+    """Pretends to be ffmpeg: writes the last argument as a file holding the inputs' bytes.
+
+    Args:
+        duration: Seconds each run takes, reported as progress in ``steps`` reports.
+        steps: How many progress reports a run makes.
+        fail_with: When set, every run ends with this ffmpeg exit status.
+    """
+
+    def __init__(
+        self, *, duration: float = 0.0, steps: int = 4, fail_with: int | None = None
+    ) -> None:
+        self._duration = duration
+        self._steps = max(1, steps)
+        self._fail_with = fail_with
+        #: Runs in progress right now, and the most there ever were at once.
+        self.running = 0
+        self.max_running = 0
+        #: The argument lists of every run, in order.
+        self.calls: list[tuple[str, ...]] = []
+
+    async def run(
+        self,
+        args: Sequence[str],
+        *,
+        workdir: Path,
+        on_progress: ProgressCallback | None = None,
+    ) -> str:
+        self.calls.append(tuple(args))
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            for step in range(1, self._steps + 1):
+                await anyio.sleep(self._duration / self._steps)
+                if on_progress is not None:
+                    await on_progress(
+                        Progress(
+                            out_time=step / self._steps * 10.0,
+                            duration=10.0,
+                            done=step == self._steps,
+                        )
+                    )
+            if self._fail_with is not None:
+                raise RunError(
+                    f"ffmpeg exited with status {self._fail_with}: fake failure",
+                    returncode=self._fail_with,
+                    stderr_tail="fake failure",
+                )
+            inputs = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "-i"]
+            body = b"".join([await anyio.Path(workdir / name).read_bytes() for name in inputs])
+            await anyio.Path(workdir / args[-1]).write_bytes(body)
+            return "fake ffmpeg: done"
+        finally:
+            self.running -= 1
+
+    async def health(self) -> Health:
+        return Health(ffmpeg_found=True, ffmpeg_path="fake", ffmpeg_version="fake")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+class FakeUploader:
+    """Keeps outputs in a dict of ``memory://task_id/name`` -> bytes."""
+
+    def __init__(self) -> None:
+        #: URL -> stored bytes.
+        self.objects: dict[str, bytes] = {}
+
+    def __repr__(self) -> str:
+        return f"FakeUploader(objects={len(self.objects)})"
+
+    async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
+        url = f"memory://{task_id}/{name}"
+        if url in self.objects:
+            raise UploadError(f"{url} exists already; outputs are never overwritten")
+        try:
+            body = await anyio.Path(path).read_bytes()
+        except OSError as exc:
+            raise UploadError(f"could not read {path}: {exc.strerror or exc}") from exc
+        self.objects[url] = body
+        return Output(name=name, url=url, size=len(body))
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,74 @@
+"""Outputs into a folder on this machine: the default when no cloud store is configured."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import anyio.to_thread
+
+from .._command import check_file_name
+from .._errors import UploadError
+from .._models import Output
+
+__all__ = ["LocalUploader"]
+
+
+class LocalUploader:
+    """Stores each output as ``directory/<task id>/<name>`` and answers with a ``file://`` URL.
+
+    Writes are atomic: the file is copied (in the kernel, with ``sendfile``) under a temporary
+    name beside the destination and then hard-linked into place. A link fails rather than
+    replaces when the name exists, so no reader ever sees half a file and no task overwrites
+    another's output. The source is copied, never linked, so the stored output cannot change
+    when the source does.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] = "ffmpeg-tasks-output") -> None:
+        self._directory = Path(directory).expanduser().absolute()
+
+    def __repr__(self) -> str:
+        return f"LocalUploader({str(self._directory)!r})"
+
+    @property
+    def directory(self) -> Path:
+        """The folder outputs go to."""
+        return self._directory
+
+    async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
+        check_file_name(task_id, "task id")
+        check_file_name(name, "output")
+        return await anyio.to_thread.run_sync(self._store, Path(path), task_id, name)
+
+    def _store(self, source: Path, task_id: str, name: str) -> Output:
+        folder = self._directory / task_id
+        destination = folder / name
+        if not source.is_file() or source.is_symlink():
+            raise UploadError(f"output {name!r} is not a regular file; refusing to store it")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._copy_then_link(source, destination)
+        except FileExistsError:
+            raise UploadError(
+                f"{destination} exists already; outputs are never overwritten"
+            ) from None
+        except OSError as exc:
+            raise UploadError(f"could not write {destination}: {exc.strerror or exc}") from exc
+        return Output(name=name, url=destination.as_uri(), size=destination.stat().st_size)
+
+    @staticmethod
+    def _copy_then_link(source: Path, destination: Path) -> None:
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+        )
+        os.close(fd)
+        try:
+            shutil.copyfile(source, temporary)
+            os.link(temporary, destination)
+        finally:
+            os.unlink(temporary)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
