@@ -154,12 +154,16 @@ class TaskManager:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        """Cancel tasks still running in the background (they end ``cancelled``), then close."""
+        """Cancel tasks still running in the background (they end ``cancelled``), then close.
+
+        An exception raised in the ``async with`` body propagates as it is, not wrapped in an
+        exception group: background runs record their own failures and never raise here.
+        """
         task_group, self._task_group = self._task_group, None
         try:
             if task_group is not None:
                 task_group.cancel_scope.cancel()
-                await task_group.__aexit__(exc_type, exc, traceback)
+                await task_group.__aexit__(None, None, None)
         finally:
             await self.aclose()
         return None

@@ -234,8 +234,12 @@ class Health:
     ffmpeg_version: str | None = None
     #: Why ffmpeg is unusable, when it is.
     error: str | None = None
+    #: How ffmpeg is isolated (e.g. ``"bubblewrap 0.8.0"``), or None when it runs unsandboxed.
+    sandbox: str | None = None
     #: Where outputs go, described without secrets.
     uploader: str = ""
+    #: Things the operator should fix or know (e.g. strict policy without a sandbox).
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: Extra facts from the adapters (sandbox, storage), for display.
     details: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict)
 
@@ -250,6 +254,8 @@ class Health:
             "ffmpeg_path": self.ffmpeg_path,
             "ffmpeg_version": self.ffmpeg_version,
             "error": self.error,
+            "sandbox": self.sandbox,
             "uploader": self.uploader,
+            "warnings": list(self.warnings),
             "details": dict(self.details),
         }

@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import anyio
 import click
@@ -18,13 +20,14 @@ from ._errors import FfmpegTasksError
 from ._manager import TaskManager
 from ._models import Task, TaskStatus
 from ._policy import CommandPolicy
+from ._protocols import Fetcher
 from .fetchers import HttpFetcher, LocalFetcher, RoutingFetcher
 from .runners import SubprocessRunner
 from .uploaders import LocalUploader
 
 __all__ = ["main"]
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 #: What ``demo`` asks ffmpeg to do with the clip it makes.
@@ -102,7 +105,8 @@ async def _demo(dest: Path, seconds: int) -> None:
     _report(done)
 
 
-@main.command()
+# The COMMAND argument starts with "-i ...": unknown options are passed through as arguments.
+@main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("command")
 @click.option(
     "--input",
@@ -148,13 +152,11 @@ def run(
 ) -> None:
     """Run one ffmpeg COMMAND (its arguments, quoted) with a progress bar."""
     input_files, local_roots = _parse_inputs(inputs)
-    fetcher = RoutingFetcher(
-        {
-            "http": (http := HttpFetcher(allow_private_networks=allow_private_networks)),
-            "https": http,
-            "file": LocalFetcher(local_roots),
-        }
-    )
+    http = HttpFetcher(allow_private_networks=allow_private_networks)
+    routes: dict[str, Fetcher] = {"http": http, "https": http}
+    if local_roots:  # only the folders of the files named on the command line
+        routes["file"] = LocalFetcher(local_roots)
+    fetcher = RoutingFetcher(routes)
     policy = CommandPolicy.trusted() if trusted else CommandPolicy.strict()
     manager = TaskManager(fetcher=fetcher, uploader=LocalUploader(dest), policy=policy)
 
@@ -200,7 +202,7 @@ def _parse_inputs(inputs: Sequence[str]) -> tuple[dict[str, str], list[Path]]:
             roots.append(path.parent)
             location = path.as_uri()
         elif location.startswith("file://"):
-            roots.append(Path(location.removeprefix("file://")).parent)
+            roots.append(Path(url2pathname(urlsplit(location).path)).parent)
         files[name] = location
     return files, roots
 

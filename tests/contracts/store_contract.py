@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import attrs
@@ -20,7 +21,7 @@ from ffmpeg_tasks import (
 )
 
 
-def make_task(**changes: object) -> Task:
+def make_task(**changes: Any) -> Task:
     task = Task(
         command="-i a.mp4 out.mp4",
         input_files={"a.mp4": "https://media.example/a.mp4"},

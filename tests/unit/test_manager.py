@@ -133,7 +133,8 @@ async def test_watch_reports_phases_in_order() -> None:
     assert phases[0] is TaskPhase.FETCHING
     assert phases.index(TaskPhase.ENCODING) < phases.index(TaskPhase.UPLOADING)
     fractions = [s.progress for s in seen if s.phase is TaskPhase.ENCODING]
-    assert fractions == sorted(fractions)
+    assert None not in fractions
+    assert fractions == sorted(f for f in fractions if f is not None)
     assert len(set(fractions)) >= 3  # progress arrives during the encode, not only at the end
     assert seen[-1].status is TaskStatus.COMPLETED
 
@@ -305,3 +306,10 @@ async def test_work_folders_are_removed(tmp_path: Path) -> None:
     task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
     await manager.execute(task.id)
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_errors_in_the_async_with_body_are_not_wrapped() -> None:
+    manager, *_ = make_manager()
+    with pytest.raises(InvalidTaskError, match="not declared"):
+        async with manager:
+            await manager.register("-i b.mp4 out.mp4", {"a.mp4": URL_A}, "out.mp4")

@@ -1,0 +1,59 @@
+"""Every adapter satisfies its port.
+
+Adapters do not inherit from the Protocols. mypy (strict, run on tests/) proves the annotated
+assignments below, so a signature drift in an adapter fails type checking here; at run time each
+test also checks that every method of the port exists on the adapter and is a coroutine function
+with the same parameter names.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from ffmpeg_tasks import Fetcher, Runner, TaskStore, Uploader
+from ffmpeg_tasks.fetchers import HttpFetcher, LocalFetcher, RoutingFetcher
+from ffmpeg_tasks.runners import SubprocessRunner
+from ffmpeg_tasks.storage import MemoryStore
+from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader
+from ffmpeg_tasks.uploaders import LocalUploader
+
+
+def assert_implements(adapter: object, port: type) -> None:
+    methods = [name for name, _ in inspect.getmembers(port, inspect.iscoroutinefunction)]
+    assert methods, port
+    for name in methods:
+        implementation = getattr(adapter, name)
+        assert inspect.iscoroutinefunction(implementation), f"{adapter!r}.{name} is not async"
+        wanted = list(inspect.signature(getattr(port, name)).parameters)[1:]  # without self
+        assert list(inspect.signature(implementation).parameters) == wanted, (adapter, name)
+
+
+def test_stores_conform() -> None:
+    stores: list[TaskStore] = [MemoryStore()]
+    for store in stores:
+        assert_implements(store, TaskStore)
+
+
+def test_fetchers_conform(tmp_path: Path) -> None:
+    http = HttpFetcher()
+    fetchers: list[Fetcher] = [
+        http,
+        LocalFetcher([tmp_path]),
+        RoutingFetcher({"http": http, "https": http}),
+        FakeFetcher(),
+    ]
+    for fetcher in fetchers:
+        assert_implements(fetcher, Fetcher)
+
+
+def test_runners_conform() -> None:
+    runners: list[Runner] = [SubprocessRunner(), FakeRunner()]
+    for runner in runners:
+        assert_implements(runner, Runner)
+
+
+def test_uploaders_conform(tmp_path: Path) -> None:
+    uploaders: list[Uploader] = [LocalUploader(tmp_path), FakeUploader()]
+    for uploader in uploaders:
+        assert_implements(uploader, Uploader)
