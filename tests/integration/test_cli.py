@@ -32,7 +32,9 @@ def test_demo_transcodes_a_generated_clip(
     assert "completed" in result.stderr
 
 
-def test_run_takes_a_local_path_and_prints_the_output_url(tmp_path: Path, media_dir: Path) -> None:
+def test_run_takes_a_local_path_and_prints_the_output_url(
+    tmp_path: Path, media_dir: Path, decoded_duration: DecodedDuration
+) -> None:
     source = tmp_path / "in" / "clip.mp4"
     source.parent.mkdir()
     shutil.copyfile(media_dir / "clip.mp4", source)
