@@ -14,7 +14,7 @@ from pathlib import Path
 from ffmpeg_tasks import Fetcher, Runner, TaskStore, Uploader
 from ffmpeg_tasks.fetchers import HttpFetcher, LocalFetcher, RoutingFetcher
 from ffmpeg_tasks.runners import SubprocessRunner
-from ffmpeg_tasks.storage import MemoryStore
+from ffmpeg_tasks.storage import MemoryStore, SqliteStore
 from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader
 from ffmpeg_tasks.uploaders import LocalUploader
 
@@ -30,7 +30,7 @@ def assert_implements(adapter: object, port: type) -> None:
 
 
 def test_stores_conform() -> None:
-    stores: list[TaskStore] = [MemoryStore()]
+    stores: list[TaskStore] = [MemoryStore(), SqliteStore(":memory:")]
     for store in stores:
         assert_implements(store, TaskStore)
 

@@ -1,0 +1,173 @@
+"""A store in one SQLite file: tasks survive restarts and several processes can share them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from .._errors import (
+    ConfigurationError,
+    InvalidTaskError,
+    InvalidTransitionError,
+    TaskNotFoundError,
+)
+from .._models import Task, TaskStatus
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ffmpeg_tasks (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    owner TEXT,
+    created_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ffmpeg_tasks_listing ON ffmpeg_tasks (status, created_at);
+CREATE INDEX IF NOT EXISTS ffmpeg_tasks_owner ON ffmpeg_tasks (owner, created_at);
+"""
+
+
+class SqliteStore:
+    """Keeps tasks in a SQLite database file, one row each.
+
+    The status and owner have columns of their own so that :meth:`update` is one conditional
+    ``UPDATE ... WHERE status = ?``: SQLite serialises writers, so when several processes race to
+    claim a pending task exactly one wins. The file uses write-ahead logging so readers never
+    wait for a writer. Calls run in a worker thread; the event loop never blocks on disk.
+
+    Args:
+        path: The database file, created when missing; ``":memory:"`` for a private in-memory
+            database (tests).
+        busy_timeout: Seconds a write waits for another process's write to finish.
+
+    Raises:
+        ConfigurationError: the file cannot be opened or is not a database.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+        self._path = os.fspath(path)
+        if self._path != ":memory:":
+            Path(self._path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                self._path,
+                timeout=busy_timeout,
+                isolation_level=None,  # autocommit: every statement is its own transaction
+                check_same_thread=False,
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(
+                f"cannot open the task database {self._path!r}: {exc}"
+            ) from exc
+        self._lock = threading.Lock()  # one connection, used by one worker thread at a time
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self._path!r})"
+
+    async def _run(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return function(self._db)
+
+        return await anyio.to_thread.run_sync(locked)
+
+    async def create(self, task: Task) -> None:
+        def insert(db: sqlite3.Connection) -> None:
+            try:
+                db.execute(
+                    "INSERT INTO ffmpeg_tasks (id, status, owner, created_at, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        task.id,
+                        task.status.value,
+                        task.owner,
+                        task.created_at.timestamp(),
+                        _dump(task),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise InvalidTaskError(f"a task with id {task.id!r} exists already") from None
+
+        await self._run(insert)
+
+    async def get(self, task_id: str) -> Task:
+        def select(db: sqlite3.Connection) -> Any:
+            return db.execute("SELECT data FROM ffmpeg_tasks WHERE id = ?", (task_id,)).fetchone()
+
+        row = await self._run(select)
+        if row is None:
+            raise TaskNotFoundError(task_id)
+        return _load(row[0])
+
+    async def list(
+        self,
+        *,
+        status: TaskStatus | None = None,
+        owner: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[Task]:
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if owner is not None:
+            where.append("owner = ?")
+            params.append(owner)
+        query = (
+            "SELECT data FROM ffmpeg_tasks"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        )
+
+        def select(db: sqlite3.Connection) -> list[Any]:
+            return db.execute(query, (*params, limit, offset)).fetchall()
+
+        return [_load(row[0]) for row in await self._run(select)]
+
+    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
+        def compare_and_set(db: sqlite3.Connection) -> str | None:
+            changed = db.execute(
+                "UPDATE ffmpeg_tasks SET status = ?, owner = ?, data = ? "
+                "WHERE id = ? AND status = ?",
+                (task.status.value, task.owner, _dump(task), task.id, expected.value),
+            ).rowcount
+            if changed:
+                return None
+            row = db.execute("SELECT status FROM ffmpeg_tasks WHERE id = ?", (task.id,)).fetchone()
+            return "" if row is None else str(row[0])
+
+        current = await self._run(compare_and_set)
+        if current == "":
+            raise TaskNotFoundError(task.id)
+        if current is not None:
+            raise InvalidTransitionError(
+                f"task {task.id!r} is {current}, not {expected.value}",
+                task_id=task.id,
+                status=current,
+            )
+        return task
+
+    async def aclose(self) -> None:
+        """Close the database connection."""
+        await self._run(lambda db: db.close())
+
+
+def _dump(task: Task) -> str:
+    return json.dumps(task.to_dict(), separators=(",", ":"))
+
+
+def _load(data: str) -> Task:
+    return Task.from_dict(json.loads(data))
