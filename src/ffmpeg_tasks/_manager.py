@@ -47,6 +47,12 @@ _FAILED_STEP = {
     TaskPhase.ENCODING: "ffmpeg failed",
     TaskPhase.UPLOADING: "upload failed",
 }
+#: What health() and the log say when commands from strangers run without a sandbox.
+UNSANDBOXED_WARNING = (
+    "ffmpeg runs without a sandbox, so the strict command policy is the only barrier between "
+    "callers and this machine: install bubblewrap (apt-get install bubblewrap), or accept this "
+    "explicitly (see the sandbox page of the docs)"
+)
 #: How many of ffmpeg's last stderr lines a failed task's error keeps.
 _ERROR_TAIL_LINES = 8
 
@@ -109,6 +115,7 @@ class TaskManager:
         self._scheduled: set[str] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._closed = False
+        self._sandbox_checked = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> TaskManager:
@@ -259,7 +266,20 @@ class TaskManager:
             "policy": "trusted" if self._policy.is_trusted else "strict",
             **self._health_details,
         }
-        return attrs.evolve(health, uploader=repr(self._uploader), details=details)
+        warnings = health.warnings
+        if health.ffmpeg_found and health.sandbox is None and not self._policy.is_trusted:
+            warnings += (UNSANDBOXED_WARNING,)
+        return attrs.evolve(
+            health, uploader=repr(self._uploader), details=details, warnings=warnings
+        )
+
+    async def _warn_once_if_unsandboxed(self) -> None:
+        """Say it in the log the first time a strict manager runs ffmpeg without a sandbox."""
+        if self._sandbox_checked:
+            return
+        self._sandbox_checked = True
+        if UNSANDBOXED_WARNING in (await self.health()).warnings:
+            logger.warning("%s", UNSANDBOXED_WARNING)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -404,6 +424,7 @@ class TaskManager:
         return running
 
     async def _run_claimed(self, task: Task) -> Task:
+        await self._warn_once_if_unsandboxed()
         scope = anyio.CancelScope()
         self._scopes[task.id] = scope
         run = _Run(self, task)
@@ -415,6 +436,8 @@ class TaskManager:
             status = TaskStatus.CANCELLED if scope.cancelled_caught else TaskStatus.COMPLETED
             error = "cancelled" if scope.cancelled_caught else None
         except FfmpegTasksError as exc:
+            if isinstance(exc, RunError):
+                run.log = exc.stderr_tail
             error = _describe_failure(run.phase, exc)
         except TimeoutError as exc:
             if limit is None:
@@ -430,11 +453,16 @@ class TaskManager:
         finally:
             del self._scopes[task.id]
             with anyio.CancelScope(shield=True):
-                final = await self._finish(task.id, status, error, run.outputs)
+                final = await self._finish(task.id, status, error, run.outputs, run.log)
         return final
 
     async def _finish(
-        self, task_id: str, status: TaskStatus, error: str | None, outputs: Sequence[Output]
+        self,
+        task_id: str,
+        status: TaskStatus,
+        error: str | None,
+        outputs: Sequence[Output],
+        log: str | None,
     ) -> Task:
         current = await self._store.get(task_id)
         final = attrs.evolve(
@@ -442,6 +470,7 @@ class TaskManager:
             status=status,
             phase=None,
             error=error,
+            log=log,
             outputs=tuple(outputs) if status is TaskStatus.COMPLETED else (),
             progress=1.0 if status is TaskStatus.COMPLETED else current.progress,
             finished_at=utcnow(),
@@ -476,6 +505,8 @@ class _Run:
         self.phase = TaskPhase.FETCHING
         #: What the uploader stored.
         self.outputs: list[Output] = []
+        #: ffmpeg's stderr tail, once it ran.
+        self.log: str | None = None
 
     async def work(self) -> None:
         manager, task = self._manager, self._task
@@ -484,7 +515,9 @@ class _Run:
         async with task_workdir(task.id, root=manager._workdir_root) as workdir:
             await self._fetch_inputs(workdir)
             await self._enter(TaskPhase.ENCODING, progress=0.0)
-            await manager._runner.run(args, workdir=workdir, on_progress=self._on_progress)
+            self.log = await manager._runner.run(
+                args, workdir=workdir, on_progress=self._on_progress
+            )
             output = workdir / task.output_filename
             if not output.is_file():
                 raise RunError(f"ffmpeg finished but wrote no {task.output_filename!r}")

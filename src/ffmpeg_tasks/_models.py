@@ -129,8 +129,12 @@ class Task:
     progress: float | None = None
     #: Stored outputs, in the order they were uploaded.
     outputs: tuple[Output, ...] = attrs.field(default=(), converter=_outputs)
-    #: Why the task failed or was cancelled: the step and the cause.
+    #: Why the task failed or was cancelled: the step and the cause, with ffmpeg's last lines
+    #: sanitised so that it is safe to show to whoever registered the task.
     error: str | None = None
+    #: ffmpeg's last stderr lines exactly as it printed them, for the application's own eyes
+    #: (they may echo file contents or paths); the HTTP API never shows them.
+    log: str | None = None
     #: Wall-clock limit for the whole run in seconds, or None for the manager's default.
     timeout: float | None = None
     #: Who registered the task (an API key's id, a user name); None when nobody said.
@@ -168,6 +172,7 @@ class Task:
             "outputs": [output.to_dict() for output in self.outputs],
             "output_url": self.output_url,
             "error": self.error,
+            "log": self.log,
             "timeout": self.timeout,
             "owner": self.owner,
             "created_at": _iso(self.created_at),
@@ -187,6 +192,7 @@ class Task:
             progress=data.get("progress"),
             outputs=tuple(Output.from_dict(o) for o in data.get("outputs", ())),
             error=data.get("error"),
+            log=data.get("log"),
             timeout=data.get("timeout"),
             owner=data.get("owner"),
             created_at=data["created_at"],

@@ -41,6 +41,7 @@ class StoreContract:
             progress=1.0,
             outputs=(Output(name="out.mp4", url="s3://b/k", download_url="https://x", size=9),),
             error=None,
+            log="frame=  50 fps=0.0\nvideo:12kB audio:3kB",
             timeout=12.5,
             owner="key-1",
         )

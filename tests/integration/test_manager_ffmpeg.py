@@ -124,6 +124,8 @@ async def test_a_failing_ffmpeg_is_recorded_with_its_reason_and_inputs(setup: Se
     assert done.error is not None
     assert done.error.startswith("ffmpeg failed: ffmpeg exited with status")
     assert "Invalid data found when processing input" in done.error
+    assert done.log is not None
+    assert "Invalid data found when processing input" in done.log  # the raw tail, for the app
     assert done.input_files == {"input.mp4": url}
     assert done.command == TRANSCODE
     assert done.output_url is None

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from ffmpeg_tasks import (
+    CommandPolicy,
     ConfigurationError,
     InvalidTaskError,
     InvalidTransitionError,
@@ -313,3 +314,20 @@ async def test_errors_in_the_async_with_body_are_not_wrapped() -> None:
     with pytest.raises(InvalidTaskError, match="not declared"):
         async with manager:
             await manager.register("-i b.mp4 out.mp4", {"a.mp4": URL_A}, "out.mp4")
+
+
+async def test_health_warns_when_strict_commands_run_without_a_sandbox(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    manager, *_ = make_manager()  # FakeRunner reports no sandbox
+    health = await manager.health()
+    assert len(health.warnings) == 1
+    assert "without a sandbox" in health.warnings[0]
+    task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+    await manager.execute(task.id)
+    second = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+    await manager.execute(second.id)
+    logged = [r for r in caplog.records if "without a sandbox" in r.getMessage()]
+    assert len(logged) == 1  # once per manager, not once per task
+    trusted, *_ = make_manager(policy=CommandPolicy.trusted())
+    assert (await trusted.health()).warnings == ()
