@@ -77,6 +77,10 @@ def _outputs(value: Iterable[Output]) -> tuple[Output, ...]:
     return tuple(value)
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -245,7 +249,7 @@ class Health:
     #: Where outputs go, described without secrets.
     uploader: str = ""
     #: Things the operator should fix or know (e.g. strict policy without a sandbox).
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     #: Extra facts from the adapters (sandbox, storage), for display.
     details: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict)
 

@@ -188,6 +188,41 @@ def health(as_json: bool) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port."
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="uvicorn's log level.",
+)
+@click.option(
+    "--shutdown-timeout",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Seconds requests in flight get to finish on SIGINT/SIGTERM before they are cancelled.",
+)
+def serve(host: str, port: int, log_level: str, shutdown_timeout: int) -> None:
+    """Run the HTTP API (the FFmpeg API service) with uvicorn; needs the 'fastapi' extra.
+
+    Configured by environment variables as the original service was: S3_BUCKET and AWS_* for
+    outputs, FFMPEG_TASKS_DATABASE for a SQLite task store that survives restarts,
+    FFMPEG_TASKS_API_KEYS (comma-separated) to require API keys.
+    """
+    from .integrations._serve import serve as run_server
+
+    _exit_on_error(
+        lambda: run_server(
+            host=host, port=port, log_level=log_level, shutdown_timeout=shutdown_timeout
+        )
+    )
+
+
 def _parse_inputs(inputs: Sequence[str]) -> tuple[dict[str, str], list[Path]]:
     files: dict[str, str] = {}
     roots: list[Path] = []

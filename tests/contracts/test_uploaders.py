@@ -1,8 +1,10 @@
-"""The uploader contract, run against the fake and the local folder uploader."""
+"""The uploader contract, run against the fake, the local folder and the S3 uploader."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -11,9 +13,13 @@ import pytest
 
 from ffmpeg_tasks import Output, UploadError
 from ffmpeg_tasks.testing import FakeUploader
-from ffmpeg_tasks.uploaders import LocalUploader
+from ffmpeg_tasks.uploaders import LocalUploader, S3Uploader
+from tests.fixtures.s3_server import MotoServer
 
 from .uploader_contract import UploaderContract
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class TestFakeUploader(UploaderContract):
@@ -60,3 +66,56 @@ class TestLocalUploader(UploaderContract):
         source.write_bytes(b"x")
         with pytest.raises(ValueError, match="plain file name"):
             await uploader.upload(source, task_id="../escape", name="out.mp4")
+
+
+class TestS3Uploader(UploaderContract):
+    """Against moto's standalone server."""
+
+    @pytest.fixture
+    async def uploader(
+        self, moto_server: MotoServer, s3_bucket: str, s3_client: S3Client
+    ) -> AsyncIterator[S3Uploader]:
+        self.s3 = s3_client
+        async with S3Uploader(
+            s3_bucket,
+            prefix="outputs",
+            endpoint_url=moto_server.endpoint_url,
+            region="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ) as uploader:
+            yield uploader
+
+    async def read_back(self, output: Output) -> bytes:
+        bucket, _, key = output.url.removeprefix("s3://").partition("/")
+        answer = await anyio.to_thread.run_sync(lambda: self.s3.get_object(Bucket=bucket, Key=key))
+        return await anyio.to_thread.run_sync(answer["Body"].read)
+
+    @pytest.mark.anyio
+    async def test_layout_and_no_overwrite(self, uploader: S3Uploader, tmp_path: Path) -> None:
+        source = tmp_path / "out.mp4"
+        source.write_bytes(b"once")
+        output = await uploader.upload(source, task_id="t1", name="out.mp4")
+        assert output.url == f"s3://{uploader.bucket}/outputs/t1/out.mp4"
+        assert output.download_url is None  # no presign_expires
+        source.write_bytes(b"twice")
+        with pytest.raises(UploadError, match="exists already; outputs are never overwritten"):
+            await uploader.upload(source, task_id="t1", name="out.mp4")
+        assert await self.read_back(output) == b"once"
+
+    @pytest.mark.anyio
+    async def test_refuses_symlinks_and_bad_names(
+        self, uploader: S3Uploader, tmp_path: Path
+    ) -> None:
+        link = tmp_path / "link.mp4"
+        link.symlink_to("/etc/hostname")
+        with pytest.raises(UploadError, match="not a regular file"):
+            await uploader.upload(link, task_id="t2", name="link.mp4")
+        source = tmp_path / "out.mp4"
+        source.write_bytes(b"x")
+        with pytest.raises(ValueError, match="plain file name"):
+            await uploader.upload(source, task_id="../escape", name="out.mp4")
+        listed = await anyio.to_thread.run_sync(
+            lambda: self.s3.list_objects_v2(Bucket=uploader.bucket)
+        )
+        assert listed.get("KeyCount") == 0

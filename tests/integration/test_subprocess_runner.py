@@ -1,4 +1,8 @@
-"""SubprocessRunner against the real ffmpeg: output, progress, failures, cancellation, isolation."""
+"""SubprocessRunner against the real ffmpeg: output, progress, failures, cancellation, isolation.
+
+Every test runs twice: inside the bubblewrap sandbox and without it (``sandbox`` fixture), since
+the runner must behave the same in both. The sandbox's own promises are in test_sandbox.py.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,18 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Container, MutableMapping
 from pathlib import Path
+from typing import Any, Protocol
 
 import anyio
 import psutil
 import pytest
 
 from ffmpeg_tasks import ConfigurationError, Progress, RunError
-from ffmpeg_tasks.runners import SubprocessRunner
+from ffmpeg_tasks.runners import SandboxMode, SubprocessRunner
 from tests.fixtures.media import DecodedDuration
+from tests.fixtures.services import require
 
 #: Fast, small H.264 + AAC: these tests are about the runner, not about encoding.
 ENCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]
@@ -25,6 +31,35 @@ ENDLESS = [
     *("-stats_period", "0.1", "-re", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25"),
     *("-t", "60", "out.mp4"),
 ]
+
+
+#: Where the stand-in programs' interpreter lives: bound read-only into the sandbox for them.
+PYTHON_PATHS = sorted({sys.prefix, sys.base_prefix})
+
+
+class MakeRunner(Protocol):
+    """Type of the ``make_runner`` fixture."""
+
+    def __call__(self, ffmpeg: Path | None = None, **options: Any) -> SubprocessRunner: ...
+
+
+@pytest.fixture(params=["bubblewrap", "none"], ids=["sandboxed", "unsandboxed"])
+def sandbox(request: pytest.FixtureRequest) -> SandboxMode:
+    """Each test once inside the sandbox (where bwrap is installed) and once without it."""
+    mode: SandboxMode = request.param
+    if mode == "bubblewrap":
+        require(shutil.which("bwrap"), "bubblewrap is not installed: apt-get install bubblewrap")
+    return mode
+
+
+@pytest.fixture
+def make_runner(sandbox: SandboxMode) -> MakeRunner:
+    """Runners in the test's sandbox mode, able to start the Python stand-ins too."""
+
+    def make(ffmpeg: Path | None = None, **options: Any) -> SubprocessRunner:
+        return SubprocessRunner(ffmpeg, sandbox=sandbox, sandbox_paths=PYTHON_PATHS, **options)
+
+    return make
 
 
 @pytest.fixture
@@ -46,16 +81,23 @@ class Recorder:
         self.reports.append(progress)
 
 
-def python_program(folder: Path, body: str) -> Path:
-    """An executable Python script standing in for ffmpeg (a real process, not a mock)."""
+def python_program(folder: Path, body: str, *, answers_version: bool = True) -> Path:
+    """An executable Python script standing in for ffmpeg (a real process, not a mock).
+
+    Unless told otherwise it answers ``-version`` like ffmpeg, as the sandbox's start-up probe
+    (``ffmpeg -version`` inside bwrap) expects.
+    """
     path = folder / "fake-ffmpeg"
-    path.write_text(f"#!{sys.executable}\n{body}\n")
+    version = (
+        "import sys\nif sys.argv[1:] == ['-version']: sys.exit(print('ffmpeg version 0-fake'))"
+    )
+    path.write_text(f"#!{sys.executable}\n{version if answers_version else ''}\n{body}\n")
     path.chmod(0o755)
     return path
 
 
 def group_members(pgid: int) -> list[psutil.Process]:
-    """Live processes whose process group is ``pgid``."""
+    """Live (not zombie) processes whose process group is ``pgid``."""
     members = []
     for process in psutil.process_iter():
         try:
@@ -67,15 +109,43 @@ def group_members(pgid: int) -> list[psutil.Process]:
 
 
 def ffmpeg_children(workdir: Path) -> list[psutil.Process]:
-    """Our child processes running in ``workdir``."""
+    """Our ffmpeg processes running in ``workdir`` (not the bwrap in front of a sandboxed one)."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if Path(child.cwd()) == workdir:
+            if Path(child.cwd()) == workdir and "ffmpeg" in child.name():
                 found.append(child)
         except psutil.NoSuchProcess:
             continue
     return found
+
+
+def descendants(besides: Container[str] = ()) -> dict[str, psutil.Process]:
+    """Our child processes and theirs, by ``name (pid)``, except those named in ``besides``.
+
+    Pass what existed before the run: session fixtures (servers) are descendants too.
+    """
+    found = {}
+    for process in psutil.Process().children(recursive=True):
+        try:
+            name = f"{process.name()} ({process.pid})"
+        except psutil.NoSuchProcess:
+            continue
+        if name not in besides:
+            found[name] = process
+    return found
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running: neither gone nor a zombie."""
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    return running
 
 
 # -- success ----------------------------------------------------------------------------------
@@ -83,11 +153,11 @@ def ffmpeg_children(workdir: Path) -> list[psutil.Process]:
 
 @pytest.mark.anyio
 async def test_transcode_writes_a_playable_file_and_reports_progress(
-    workdir: Path, decoded_duration: DecodedDuration
+    make_runner: MakeRunner, workdir: Path, decoded_duration: DecodedDuration
 ) -> None:
     recorder = Recorder()
     args = ["-readrate", "4", "-stats_period", "0.1", "-i", "clip.mp4", *ENCODE, "out.mp4"]
-    tail = await SubprocessRunner().run(args, workdir=workdir, on_progress=recorder)
+    tail = await make_runner().run(args, workdir=workdir, on_progress=recorder)
 
     output = workdir / "out.mp4"
     assert output.stat().st_size > 0
@@ -111,20 +181,20 @@ async def test_transcode_writes_a_playable_file_and_reports_progress(
 
 @pytest.mark.anyio
 async def test_a_cut_sets_the_expected_duration(
-    workdir: Path, decoded_duration: DecodedDuration
+    make_runner: MakeRunner, workdir: Path, decoded_duration: DecodedDuration
 ) -> None:
     recorder = Recorder()
     args = ["-i", "clip.mp4", "-t", "1", *ENCODE, "cut.mp4"]
-    await SubprocessRunner().run(args, workdir=workdir, on_progress=recorder)
+    await make_runner().run(args, workdir=workdir, on_progress=recorder)
     assert recorder.reports[-1].duration == 1.0
     assert recorder.reports[-1].out_time == pytest.approx(1.0, abs=0.05)
     assert decoded_duration(workdir / "cut.mp4") == pytest.approx(1.0, abs=0.05)
 
 
 @pytest.mark.anyio
-async def test_the_returned_tail_is_bounded(workdir: Path) -> None:
+async def test_the_returned_tail_is_bounded(make_runner: MakeRunner, workdir: Path) -> None:
     args = ["-i", "clip.mp4", *ENCODE, "out.mp4"]
-    tail = await SubprocessRunner(stderr_tail_lines=3).run(args, workdir=workdir)
+    tail = await make_runner(stderr_tail_lines=3).run(args, workdir=workdir)
     assert 1 <= len(tail.splitlines()) <= 3
 
 
@@ -146,10 +216,10 @@ class TestPredictedDurationMatchesFfmpeg:
             "-i clip.mp4 -i tone.wav -map 0:v -map 1:a -shortest",
         ],
     )
-    async def test_cut(self, workdir: Path, cut: str) -> None:
+    async def test_cut(self, make_runner: MakeRunner, workdir: Path, cut: str) -> None:
         recorder = Recorder()
         args = [*cut.split(), *ENCODE, "cut.mp4"]
-        await SubprocessRunner().run(args, workdir=workdir, on_progress=recorder)
+        await make_runner().run(args, workdir=workdir, on_progress=recorder)
         final = recorder.reports[-1]
         assert final.duration is not None
         assert final.out_time == pytest.approx(final.duration, abs=0.05)
@@ -159,9 +229,11 @@ class TestPredictedDurationMatchesFfmpeg:
 
 
 @pytest.mark.anyio
-async def test_a_failing_command_raises_run_error_with_status_and_tail(workdir: Path) -> None:
+async def test_a_failing_command_raises_run_error_with_status_and_tail(
+    make_runner: MakeRunner, workdir: Path
+) -> None:
     with pytest.raises(RunError) as caught:
-        await SubprocessRunner().run(["-i", "missing.mp4", "out.mp4"], workdir=workdir)
+        await make_runner().run(["-i", "missing.mp4", "out.mp4"], workdir=workdir)
     error = caught.value
     assert error.returncode not in (None, 0)
     assert f"status {error.returncode}" in str(error)
@@ -170,62 +242,74 @@ async def test_a_failing_command_raises_run_error_with_status_and_tail(workdir: 
 
 
 @pytest.mark.anyio
-async def test_an_unknown_encoder_is_named_in_the_error(workdir: Path) -> None:
+async def test_an_unknown_encoder_is_named_in_the_error(
+    make_runner: MakeRunner, workdir: Path
+) -> None:
     args = ["-i", "clip.mp4", "-c:v", "nosuchcodec", "out.mp4"]
     with pytest.raises(RunError, match="ffmpeg exited with status") as caught:
-        await SubprocessRunner().run(args, workdir=workdir)
+        await make_runner().run(args, workdir=workdir)
     assert "Unknown encoder 'nosuchcodec'" in caught.value.stderr_tail
 
 
 @pytest.mark.anyio
-async def test_a_silent_failure_says_so(workdir: Path) -> None:
+async def test_a_silent_failure_says_so(make_runner: MakeRunner, workdir: Path) -> None:
     args = ["-loglevel", "quiet", "-i", "missing.mp4", "out.mp4"]
     with pytest.raises(RunError, match="without printing an error"):
-        await SubprocessRunner().run(args, workdir=workdir)
+        await make_runner().run(args, workdir=workdir)
 
 
 @pytest.mark.anyio
-async def test_death_by_a_signal_is_named(tmp_path: Path) -> None:
-    suicidal = python_program(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
-    with pytest.raises(RunError, match="ffmpeg was killed by SIGKILL") as caught:
-        await SubprocessRunner(suicidal).run([], workdir=tmp_path)
-    assert caught.value.returncode == -9
+async def test_death_by_a_signal_is_named(make_runner: MakeRunner, tmp_path: Path) -> None:
+    # A crash rather than kill(getpid(), SIGKILL): in the sandbox the program is pid 1 of its
+    # namespace, which the kernel protects from its own signals but not from its own faults.
+    crashing = python_program(tmp_path, "import ctypes\nctypes.string_at(0)")
+    with pytest.raises(RunError, match="ffmpeg was killed by SIGSEGV") as caught:
+        await make_runner(crashing, limits=None).run([], workdir=tmp_path)
+    assert caught.value.returncode == -11
 
 
 @pytest.mark.anyio
-async def test_a_binary_that_cannot_start_is_a_configuration_error(tmp_path: Path) -> None:
+async def test_a_binary_that_cannot_start_is_a_configuration_error(
+    make_runner: MakeRunner, tmp_path: Path
+) -> None:
     garbage = tmp_path / "ffmpeg"
     garbage.write_bytes(b"\x00\x01 not a program")
     garbage.chmod(0o755)
-    with pytest.raises(ConfigurationError, match="could not start ffmpeg"):
-        await SubprocessRunner(garbage).run(["-version"], workdir=tmp_path)
+    # Unsandboxed, starting it fails; sandboxed, the start-up probe already finds it broken.
+    with pytest.raises(ConfigurationError, match=r"could not (start|run) .*Exec format error"):
+        await make_runner(garbage).run(["-version"], workdir=tmp_path)
 
 
 @pytest.mark.anyio
-async def test_a_missing_binary_is_a_configuration_error(tmp_path: Path) -> None:
-    runner = SubprocessRunner(tmp_path / "nope")
+async def test_a_missing_binary_is_a_configuration_error(
+    make_runner: MakeRunner, tmp_path: Path
+) -> None:
+    runner = make_runner(tmp_path / "nope")
     with pytest.raises(ConfigurationError, match="does not exist"):
         await runner.run(["-version"], workdir=tmp_path)
 
 
 @pytest.mark.anyio
-async def test_a_missing_workdir_is_a_run_error(tmp_path: Path) -> None:
+async def test_a_missing_workdir_is_a_run_error(make_runner: MakeRunner, tmp_path: Path) -> None:
     with pytest.raises(RunError, match="does not exist"):
-        await SubprocessRunner().run(["-version"], workdir=tmp_path / "gone")
+        await make_runner().run(["-version"], workdir=tmp_path / "gone")
 
 
 @pytest.mark.anyio
-async def test_a_failing_progress_callback_stops_ffmpeg_and_propagates(workdir: Path) -> None:
-    pids: list[int] = []
+async def test_a_failing_progress_callback_stops_ffmpeg_and_propagates(
+    make_runner: MakeRunner, workdir: Path
+) -> None:
+    before = set(descendants())
+    running: dict[str, psutil.Process] = {}
 
     async def explode(progress: Progress) -> None:
-        pids.extend(child.pid for child in ffmpeg_children(workdir))
+        running.update(descendants(besides=before))
         raise LookupError("store is gone")
 
     with pytest.raises(LookupError, match="store is gone"):
-        await SubprocessRunner().run(ENDLESS, workdir=workdir, on_progress=explode)
-    assert pids
-    assert not any(psutil.pid_exists(pid) for pid in pids)
+        await make_runner().run(ENDLESS, workdir=workdir, on_progress=explode)
+    assert any("ffmpeg" in name for name in running)
+    assert alive(list(running.values())) == []
 
 
 # -- cancellation -----------------------------------------------------------------------------
@@ -233,7 +317,7 @@ async def test_a_failing_progress_callback_stops_ffmpeg_and_propagates(workdir: 
 
 @pytest.mark.anyio
 async def test_cancelling_stops_ffmpeg_quickly_and_gracefully(
-    workdir: Path, decoded_duration: DecodedDuration
+    make_runner: MakeRunner, workdir: Path, decoded_duration: DecodedDuration
 ) -> None:
     pids: list[int] = []
     started = anyio.Event()
@@ -241,9 +325,10 @@ async def test_cancelling_stops_ffmpeg_quickly_and_gracefully(
     async def on_progress(progress: Progress) -> None:
         if not pids:
             pids.extend(child.pid for child in ffmpeg_children(workdir))
+            pids.append(os.getpgid(pids[0]))
         started.set()
 
-    runner = SubprocessRunner()
+    runner = make_runner()
     async with anyio.create_task_group() as group:
         group.start_soon(lambda: runner.run(ENDLESS, workdir=workdir, on_progress=on_progress))
         with anyio.fail_after(10):
@@ -253,15 +338,17 @@ async def test_cancelling_stops_ffmpeg_quickly_and_gracefully(
     stopped_in = time.monotonic() - cancelled_at
 
     assert stopped_in < 1.5  # SIGINT sufficed: no waiting for kill_grace
-    (pid,) = pids
+    pid, pgid = pids  # unsandboxed ffmpeg leads its group; sandboxed, bwrap does
     assert not psutil.pid_exists(pid)
-    assert group_members(pid) == []
+    assert group_members(pgid) == []
     # SIGINT is ffmpeg's graceful stop: the file it was writing is finished and playable.
     assert 0 < decoded_duration(workdir / "out.mp4") < 10
 
 
 @pytest.mark.anyio
-async def test_a_timeout_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -> None:
+async def test_a_timeout_escalates_to_sigkill_for_the_whole_group(
+    make_runner: MakeRunner, tmp_path: Path
+) -> None:
     # Ignores SIGINT and SIGTERM, and so does the child it starts (ignored signals are
     # inherited): only SIGKILL to the process group ends both.
     stubborn = python_program(
@@ -270,16 +357,18 @@ async def test_a_timeout_escalates_to_sigkill_for_the_whole_group(tmp_path: Path
         "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
         "child = subprocess.Popen(['sleep', '60'])\n"
-        "open('pids', 'w').write(f'{child.pid}')\n"
         "print('progress=continue', flush=True)\n"
         "time.sleep(60)\n",
     )
     started = anyio.Event()
+    before = set(descendants())
+    running: dict[str, psutil.Process] = {}
 
     async def on_progress(progress: Progress) -> None:
+        running.update(descendants(besides=before))
         started.set()
 
-    runner = SubprocessRunner(stubborn, kill_grace=0.2)
+    runner = make_runner(stubborn, kill_grace=0.2)
     begun = time.monotonic()
     with anyio.move_on_after(5) as scope:
         async with anyio.create_task_group() as group:
@@ -288,8 +377,8 @@ async def test_a_timeout_escalates_to_sigkill_for_the_whole_group(tmp_path: Path
             group.cancel_scope.cancel()
     assert not scope.cancelled_caught
     assert time.monotonic() - begun < 3
-    child = int((tmp_path / "pids").read_text())
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert any(name.startswith("sleep ") for name in running)
+    assert alive(list(running.values())) == []
 
 
 # -- isolation --------------------------------------------------------------------------------
@@ -297,7 +386,10 @@ async def test_a_timeout_escalates_to_sigkill_for_the_whole_group(tmp_path: Path
 
 @pytest.mark.anyio
 async def test_the_environment_is_scrubbed(
-    clean_env: MutableMapping[str, str], tmp_path: Path
+    make_runner: MakeRunner,
+    sandbox: SandboxMode,
+    clean_env: MutableMapping[str, str],
+    tmp_path: Path,
 ) -> None:
     clean_env.update({"AWS_SECRET_ACCESS_KEY": "s3cr3t", "HTTPS_PROXY": "http://proxy:3128"})
     dumper = python_program(
@@ -306,32 +398,42 @@ async def test_the_environment_is_scrubbed(
     )
     workdir = tmp_path / "work"
     workdir.mkdir()
-    await SubprocessRunner(dumper).run(["-i", "in.mp4", "out.mp4"], workdir=workdir)
+    await make_runner(dumper).run(["-i", "in.mp4", "out.mp4"], workdir=workdir)
     argv, env = json.loads((workdir / "env.json").read_text())
-    assert env == {"PATH": clean_env["PATH"], "LANG": "C.UTF-8", "HOME": str(workdir)}
+    expected = {"PATH": clean_env["PATH"], "LANG": "C.UTF-8", "HOME": str(workdir)}
+    if sandbox == "bubblewrap":
+        expected["PWD"] = str(workdir)  # bwrap always sets it, after --chdir
+    assert env == expected
     assert argv[1:] == [
         "-nostdin", "-hide_banner", "-nostats", "-progress", "pipe:1", "-i", "in.mp4", "out.mp4"
     ]  # fmt: skip
 
 
 @pytest.mark.anyio
-async def test_an_explicit_environment_is_used_as_given(tmp_path: Path) -> None:
+async def test_an_explicit_environment_is_used_as_given(
+    make_runner: MakeRunner, sandbox: SandboxMode, tmp_path: Path
+) -> None:
     dumper = python_program(
         tmp_path, "import json, os\njson.dump(dict(os.environ), open('env.json', 'w'))"
     )
     env = {"ONLY": "this", "LANG": "C.UTF-8"}  # a locale, or Python adds LC_CTYPE (PEP 538)
-    await SubprocessRunner(dumper, env=env).run([], workdir=tmp_path)
-    assert json.loads((tmp_path / "env.json").read_text()) == env
+    await make_runner(dumper, env=env).run([], workdir=tmp_path)
+    pwd = {"PWD": str(tmp_path)} if sandbox == "bubblewrap" else {}
+    assert json.loads((tmp_path / "env.json").read_text()) == env | pwd
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("scrubbed", [True, False])
 async def test_real_ffmpeg_does_not_see_ffreport(
-    clean_env: MutableMapping[str, str], workdir: Path, ffmpeg_exe: Path, scrubbed: bool
+    make_runner: MakeRunner,
+    clean_env: MutableMapping[str, str],
+    workdir: Path,
+    ffmpeg_exe: Path,
+    scrubbed: bool,
 ) -> None:
     # FFREPORT makes ffmpeg write a log file: proof of what the real ffmpeg sees.
     clean_env["FFREPORT"] = "file=report.log:level=32"
-    runner = SubprocessRunner() if scrubbed else SubprocessRunner(env=dict(clean_env))
+    runner = make_runner() if scrubbed else make_runner(env=dict(clean_env))
     await runner.run(["-i", "tone.wav", "out.wav"], workdir=workdir)
     assert (workdir / "out.wav").is_file()
     assert (workdir / "report.log").exists() is not scrubbed
@@ -341,10 +443,18 @@ async def test_real_ffmpeg_does_not_see_ffreport(
 
 
 @pytest.mark.anyio
-async def test_health_reports_the_binary_and_its_version(ffmpeg_exe: Path) -> None:
-    runner = SubprocessRunner()
+async def test_health_reports_the_binary_and_its_version(
+    make_runner: MakeRunner, sandbox: SandboxMode, ffmpeg_exe: Path
+) -> None:
+    runner = make_runner()
     health = await runner.health()
     assert health.ok
+    if sandbox == "none":
+        assert health.sandbox is None
+        assert health.details["sandbox"] == "off: sandbox='none' was chosen"
+    else:
+        assert health.sandbox is not None
+        assert health.sandbox.startswith("bubblewrap ")
     assert health.ffmpeg_path == str(ffmpeg_exe)
     assert health.ffmpeg_version
     assert health.ffmpeg_version[-1].isalnum()
@@ -353,8 +463,10 @@ async def test_health_reports_the_binary_and_its_version(ffmpeg_exe: Path) -> No
 
 
 @pytest.mark.anyio
-async def test_health_reports_a_missing_binary_without_raising(tmp_path: Path) -> None:
-    health = await SubprocessRunner(tmp_path / "nope").health()
+async def test_health_reports_a_missing_binary_without_raising(
+    make_runner: MakeRunner, tmp_path: Path
+) -> None:
+    health = await make_runner(tmp_path / "nope").health()
     assert not health.ffmpeg_found
     assert health.ffmpeg_path is None
     assert health.error is not None
@@ -362,9 +474,11 @@ async def test_health_reports_a_missing_binary_without_raising(tmp_path: Path) -
 
 
 @pytest.mark.anyio
-async def test_health_reports_a_broken_binary_without_raising(tmp_path: Path) -> None:
-    broken = python_program(tmp_path, "raise SystemExit(3)")
-    health = await SubprocessRunner(broken).health()
+async def test_health_reports_a_broken_binary_without_raising(
+    make_runner: MakeRunner, tmp_path: Path
+) -> None:
+    broken = python_program(tmp_path, "raise SystemExit(3)", answers_version=False)
+    health = await make_runner(broken).health()
     assert not health.ffmpeg_found
     assert health.ffmpeg_path == str(broken)
     assert health.error is not None
@@ -384,3 +498,9 @@ def test_bad_settings_are_refused() -> None:
         SubprocessRunner(stderr_tail_lines=0)
     with pytest.raises(ValueError, match="kill_grace"):
         SubprocessRunner(kill_grace=-1)
+    with pytest.raises(ValueError, match="sandbox must be one of 'auto', 'bubblewrap', 'none'"):
+        SubprocessRunner(sandbox="bwrap")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timeout"):
+        SubprocessRunner(timeout=0)
+    with pytest.raises(ValueError, match="sandbox_paths must be absolute, got 'lib'"):
+        SubprocessRunner(sandbox_paths=["lib"])

@@ -1,4 +1,5 @@
-"""Finding ffmpeg: explicit path, FFMPEG_BINARY, PATH, the imageio-ffmpeg extra, in that order."""
+"""Finding ffmpeg (explicit path, FFMPEG_BINARY, PATH, the imageio-ffmpeg extra, in that order)
+and bubblewrap (explicit path, then PATH)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from ffmpeg_tasks import ConfigurationError
 from ffmpeg_tasks.runners import ffmpeg_version, find_ffmpeg
 from ffmpeg_tasks.runners._binary import parse_version, scrubbed_env
+from ffmpeg_tasks.runners._sandbox import find_bwrap
 
 
 def script(folder: Path, name: str, body: str = "exit 0", *, mode: int = 0o755) -> Path:
@@ -177,3 +179,41 @@ def test_scrubbed_env_has_only_path_locale_and_home(
     env = scrubbed_env(tmp_path)
     assert env == {"PATH": clean_env["PATH"], "LANG": "C.UTF-8", "HOME": str(tmp_path)}
     assert "HOME" not in scrubbed_env()
+
+
+def test_bwrap_is_looked_up_on_path(tmp_path: Path) -> None:
+    on_path = script(tmp_path / "bin", "bwrap")
+    assert find_bwrap(None, {"PATH": str(on_path.parent)}) == (on_path, "")
+
+
+def test_an_explicit_bwrap_wins_over_path(tmp_path: Path) -> None:
+    explicit = script(tmp_path / "explicit", "my-bwrap")
+    on_path = script(tmp_path / "bin", "bwrap")
+    assert find_bwrap(explicit, {"PATH": str(on_path.parent)}) == (explicit, "")
+    assert find_bwrap("my-bwrap", {"PATH": str(explicit.parent)}) == (explicit, "")
+
+
+def test_no_bwrap_names_the_package(tmp_path: Path) -> None:
+    assert find_bwrap(None, {"PATH": str(tmp_path)}) == (
+        None,
+        "bwrap was not found on PATH; install bubblewrap: apt-get install bubblewrap",
+    )
+
+
+@pytest.mark.parametrize("problem", ["missing", "directory", "not executable"])
+def test_an_unusable_explicit_bwrap_is_not_replaced_by_another(
+    tmp_path: Path, problem: str
+) -> None:
+    on_path = script(tmp_path / "bin", "bwrap")  # would be found on PATH: must not be used
+    if problem == "missing":
+        explicit = tmp_path / "nope" / "bwrap"
+    elif problem == "directory":
+        explicit = tmp_path
+    else:
+        explicit = script(tmp_path / "plain", "bwrap", mode=stat.S_IRUSR | stat.S_IWUSR)
+    path, reason = find_bwrap(explicit, {"PATH": str(on_path.parent)})
+    assert path is None
+    assert reason == (
+        f"bwrap {str(explicit)!r} (the bwrap= argument) is not an executable file; fix the "
+        "path or install bubblewrap: apt-get install bubblewrap"
+    )

@@ -3,5 +3,6 @@
 from .http import HttpFetcher
 from .local import LocalFetcher
 from .routing import RoutingFetcher
+from .s3 import S3Fetcher
 
-__all__ = ["HttpFetcher", "LocalFetcher", "RoutingFetcher"]
+__all__ = ["HttpFetcher", "LocalFetcher", "RoutingFetcher", "S3Fetcher"]

@@ -45,7 +45,10 @@ class RoutingFetcher:
         return frozenset(self._routes)
 
     def _route(self, url: str, error: type[Exception]) -> Fetcher:
-        scheme = urlsplit(url).scheme.lower() if isinstance(url, str) else ""
+        try:
+            scheme = urlsplit(url).scheme.lower() if isinstance(url, str) else ""
+        except ValueError:  # "http://[::1" and the like
+            raise error(f"URL {url!r} is not a valid URL") from None
         try:
             return self._routes[scheme]
         except KeyError:

@@ -1,9 +1,12 @@
-"""The default runner: the real ffmpeg as a child process, watched and stopped reliably."""
+"""The default runner: the real ffmpeg as a child process, sandboxed, limited, watched and stopped.
+
+How a run starts, from the outside in: the launcher (``_launcher.py``: resource limits, signal
+dispositions), then ``bwrap`` when the sandbox is on (``_sandbox.py``), then ffmpeg.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 from collections import deque
@@ -18,7 +21,18 @@ from .._errors import ConfigurationError, RunError
 from .._models import Health
 from .._protocols import ProgressCallback
 from ._binary import ENV_VAR, ffmpeg_version, find_ffmpeg, scrubbed_env
+from ._exit import exit_signal, failure_message
+from ._launcher import cannot_execute, launcher_argv
+from ._limits import DEFAULT_LIMITS, ResourceLimits, describe_limits, rlimits
 from ._progress import LineSplitter, ProgressTracker
+from ._sandbox import (
+    MODES,
+    SandboxMode,
+    SandboxStatus,
+    bwrap_args,
+    check_sandbox,
+    started_from_worker_threads,
+)
 
 __all__ = ["SubprocessRunner"]
 
@@ -30,17 +44,9 @@ GROUP_EXIT_POLLS = 50
 #: No stderr line we keep is longer than this many characters.
 MAX_LINE_CHARS = 1000
 
-_ERROR_WORDS = re.compile(
-    r"error|invalid|unable|cannot|could not|no such|not found|unknown|unrecognized|denied|"
-    r"failed|does not|not supported|too many|out of",
-    re.IGNORECASE,
-)
-_NOISE = re.compile(r"^(Conversion failed!|Exiting normally|frame=|size=)")
-_CONTEXT_PREFIX = re.compile(r"^\[[^\]]* @ (0x)?[0-9a-fA-F]+\] ")
-
 
 class SubprocessRunner:
-    """Runs ffmpeg without a shell, in the task's folder, with a scrubbed environment.
+    """Runs ffmpeg without a shell, in the task's folder, sandboxed, with limits and a clean env.
 
     ffmpeg runs in its own process group (``start_new_session``) with stdin closed
     (``-nostdin``), so it can never read the terminal. Progress comes from
@@ -51,10 +57,20 @@ class SubprocessRunner:
     nothing else: no ``AWS_*`` credentials, no ``*_PROXY``, no ``FFREPORT``. Pass ``env`` to
     choose it yourself.
 
+    With bubblewrap (``bwrap``) installed and working, ffmpeg runs in a sandbox: it sees its
+    working folder (read-write), its own binary and the system libraries (read-only), nothing
+    else of the file system, no network and no other process. ``sandbox="auto"`` (the default)
+    uses it when it works and runs unsandboxed otherwise, saying why in :meth:`health`;
+    ``"bubblewrap"`` refuses to run without it; ``"none"`` never uses it. Every run also gets
+    kernel resource limits (:class:`ResourceLimits`: CPU time, address space, file size, open
+    files, no core dumps); a run that reaches one fails with a :class:`~ffmpeg_tasks.RunError`
+    naming it.
+
     Cancelling a run stops ffmpeg in escalating steps: ``SIGINT`` (ffmpeg's graceful stop,
     what pressing ``q`` does; ``q`` itself cannot be sent because stdin is closed), then after
-    ``kill_grace`` seconds ``SIGTERM``, then ``SIGKILL``, each to the whole process group. The
-    process is always reaped and the cancellation propagates unchanged.
+    ``kill_grace`` seconds ``SIGTERM``, then ``SIGKILL``, each to the whole process group
+    (the sandbox included). The process is always reaped and the cancellation propagates
+    unchanged. A run that exceeds ``timeout`` is stopped the same way and raises ``RunError``.
 
     Args:
         ffmpeg: The binary; found lazily by :func:`find_ffmpeg` (``FFMPEG_BINARY``, ``PATH``,
@@ -62,6 +78,17 @@ class SubprocessRunner:
         stderr_tail_lines: How many of ffmpeg's last stderr lines ``run`` returns and errors carry.
         kill_grace: Seconds to wait after each stop signal before sending the next.
         env: The child's complete environment, instead of the scrubbed default.
+        sandbox: ``"auto"``, ``"bubblewrap"`` or ``"none"``, as above. Whether bubblewrap works
+            is found out once, on the first run or health check, and remembered.
+        bwrap: The bubblewrap binary; ``bwrap`` on ``PATH`` when None.
+        sandbox_paths: More files or folders ffmpeg may read inside the sandbox, each bound
+            read-only at its own (absolute) path: the library folder of a dynamically linked
+            ffmpeg installed outside ``/usr``, fonts for subtitles.
+        limits: Resource limits for every run; None sets none at all.
+        timeout: Seconds a run may take, wall clock; None for no limit.
+
+    Raises:
+        ValueError: a setting is out of range.
     """
 
     def __init__(
@@ -71,16 +98,36 @@ class SubprocessRunner:
         stderr_tail_lines: int = 40,
         kill_grace: float = 2.0,
         env: Mapping[str, str] | None = None,
+        sandbox: SandboxMode = "auto",
+        bwrap: str | os.PathLike[str] | None = None,
+        sandbox_paths: Sequence[str | os.PathLike[str]] = (),
+        limits: ResourceLimits | None = DEFAULT_LIMITS,
+        timeout: float | None = None,
     ) -> None:
         if stderr_tail_lines < 1:
             raise ValueError(f"stderr_tail_lines must be at least 1, got {stderr_tail_lines}")
         if kill_grace < 0:
             raise ValueError(f"kill_grace must be zero or more seconds, got {kill_grace}")
+        if sandbox not in MODES:
+            raise ValueError(
+                f"sandbox must be one of {', '.join(map(repr, MODES))}, got {sandbox!r}"
+            )
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout}")
+        relative = [os.fspath(path) for path in sandbox_paths if not os.path.isabs(path)]
+        if relative:
+            raise ValueError(f"sandbox_paths must be absolute, got {relative[0]!r}")
         self._explicit = ffmpeg
         self._binary: Path | None = None
         self._tail_lines = stderr_tail_lines
         self._kill_grace = kill_grace
         self._env = None if env is None else dict(env)
+        self._sandbox_mode: SandboxMode = sandbox
+        self._bwrap = bwrap
+        self._sandbox_paths = tuple(Path(path) for path in sandbox_paths)
+        self._sandbox: SandboxStatus | None = None
+        self._limits = limits
+        self._timeout = timeout
 
     def __repr__(self) -> str:
         where = self._binary or self._explicit
@@ -106,67 +153,169 @@ class SubprocessRunner:
         """Run ffmpeg with ``args`` in ``workdir``; return the tail of its stderr.
 
         Raises:
-            ConfigurationError: no usable ffmpeg binary, or it cannot be started.
-            RunError: ffmpeg exited with a non-zero status, or ``workdir`` is not a folder.
+            ConfigurationError: no usable ffmpeg binary, it cannot be started, or
+                ``sandbox="bubblewrap"`` and bubblewrap is missing or does not work.
+            RunError: ffmpeg exited with a non-zero status, reached a resource limit or the
+                timeout, or ``workdir`` is not a folder.
         """
         ffmpeg = await self.ffmpeg_path()
         workdir = Path(await anyio.Path(workdir).absolute())
         if not await anyio.Path(workdir).is_dir():
             raise RunError(f"working folder {workdir} does not exist")
+        sandbox = await self._sandbox_status(ffmpeg)
+        if not sandbox.active and self._sandbox_mode == "bubblewrap":
+            raise ConfigurationError(sandbox.ffmpeg_error or _unavailable(sandbox))
+        env = scrubbed_env(workdir) if self._env is None else self._env
+        command = self._command(ffmpeg, args, workdir=workdir, sandbox=sandbox, env=env)
+        program = "bwrap" if sandbox.active else "ffmpeg"
+        where = os.fspath(sandbox.bwrap if sandbox.bwrap is not None else ffmpeg)
         tail: deque[str] = deque(maxlen=self._tail_lines)
         tracker = ProgressTracker(args)
         try:
             process = await anyio.open_process(
-                [os.fspath(ffmpeg), *GLOBAL_OPTIONS, *args],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=workdir,
-                env=scrubbed_env(workdir) if self._env is None else self._env,
+                env=env,
                 start_new_session=True,
             )
         except OSError as exc:
-            raise ConfigurationError(
-                f"could not start ffmpeg {str(ffmpeg)!r}: {exc.strerror or exc}; "
-                f"point {ENV_VAR} or ffmpeg= at a working binary"
-            ) from exc
+            raise ConfigurationError(_cannot_start(program, where, exc.strerror or exc)) from exc
         try:
-            await _watch(process, tracker, tail, on_progress)
-            returncode = await process.wait()
+            with anyio.move_on_after(self._timeout) as timer:
+                await _watch(process, tracker, tail, on_progress)
+                await process.wait()
         finally:
             with anyio.CancelScope(shield=True):
                 await _stop(process, self._kill_grace)
                 await process.aclose()
-        if returncode != 0:
+        returncode = process.returncode
+        assert returncode is not None  # _stop reaped it
+        if timer.cancelled_caught:
             raise RunError(
-                _failure_message(returncode, tail),
+                f"ffmpeg did not finish within the timeout of {self._timeout:g} s and was "
+                "stopped; raise timeout= for longer jobs",
                 returncode=returncode,
+                stderr_tail="\n".join(tail),
+            )
+        if returncode != 0:
+            reason = cannot_execute(returncode, tail)
+            if reason is not None:
+                raise ConfigurationError(_cannot_start(program, where, reason))
+            signum = exit_signal(returncode, tail, sandboxed=sandbox.active)
+            raise RunError(
+                failure_message(returncode, tail, signum=signum, limits=self._limits),
+                returncode=returncode if signum is None else -signum,
                 stderr_tail="\n".join(tail),
             )
         return "\n".join(tail)
 
     async def health(self) -> Health:
-        """Where ffmpeg is and its version; a missing or broken ffmpeg is reported, not raised."""
+        """Where ffmpeg is, its version, the sandbox and the limits; problems are reported, not raised.
+
+        ``Health.sandbox`` names the sandbox (``"bubblewrap 0.8.0"``) or is None when runs are
+        unsandboxed, and ``details["sandbox"]`` says why (``"off: bwrap was not found..."``).
+        With ``sandbox="bubblewrap"`` an unusable sandbox is also the health's ``error``.
+        """
         details = {
             "runner": "subprocess",
             "environment": "scrubbed" if self._env is None else "custom",
+            "limits": describe_limits(self._limits),
+            "timeout": "none" if self._timeout is None else f"{self._timeout:g} s",
         }
         try:
             path = await self.ffmpeg_path()
         except ConfigurationError as exc:
+            details["sandbox"] = "unknown: there is no ffmpeg to run in it"
             return Health(ffmpeg_found=False, error=str(exc), details=details)
+        sandbox = await self._sandbox_status(path)
+        if sandbox.active:
+            details["sandbox"] = f"on: {sandbox.version} ({sandbox.bwrap})"
+        else:
+            details["sandbox"] = f"off: {sandbox.reason}"
+        error = _unavailable(sandbox) if self._sandbox_mode == "bubblewrap" else None
         try:
             version = await ffmpeg_version(path)
         except ConfigurationError as exc:
             return Health(
-                ffmpeg_found=False, ffmpeg_path=str(path), error=str(exc), details=details
+                ffmpeg_found=False,
+                ffmpeg_path=str(path),
+                error=str(exc),
+                sandbox=sandbox.version,
+                details=details,
             )
         return Health(
-            ffmpeg_found=True, ffmpeg_path=str(path), ffmpeg_version=version, details=details
+            ffmpeg_found=True,
+            ffmpeg_path=str(path),
+            ffmpeg_version=version,
+            error=None if sandbox.active else error,
+            sandbox=sandbox.version,
+            details=details,
         )
 
     async def aclose(self) -> None:
         """Nothing to release: every run reaps its own process."""
+
+    async def _sandbox_status(self, ffmpeg: Path) -> SandboxStatus:
+        """Whether runs are sandboxed: probed on first use, then remembered."""
+        if self._sandbox is None:
+            self._sandbox = await check_sandbox(
+                self._sandbox_mode,
+                bwrap=self._bwrap,
+                ffmpeg=ffmpeg,
+                read_only=self._sandbox_paths,
+            )
+        return self._sandbox
+
+    def _command(
+        self,
+        ffmpeg: Path,
+        args: Sequence[str],
+        *,
+        workdir: Path,
+        sandbox: SandboxStatus,
+        env: Mapping[str, str],
+    ) -> list[str]:
+        """ffmpeg's command line, inside bwrap when sandboxed, behind the launcher if needed."""
+        command = [os.fspath(ffmpeg), *GLOBAL_OPTIONS, *args]
+        if sandbox.bwrap is not None:
+            prefix = bwrap_args(
+                sandbox.bwrap,
+                ffmpeg=ffmpeg,
+                workdir=workdir,
+                read_only=self._sandbox_paths,
+                die_with_parent=not started_from_worker_threads(),
+            )
+            command = [*prefix, *command]
+        elif self._limits is None:
+            return command  # nothing to set up between fork and exec
+        try:
+            return launcher_argv(
+                command,
+                rlimits=() if self._limits is None else rlimits(self._limits),
+                env_keys=env,
+                # bwrap must outlive ffmpeg's graceful stop: see _launcher.py.
+                ignore_signals=("SIGINT", "SIGTERM") if sandbox.active else (),
+            )
+        except RuntimeError as exc:
+            raise ConfigurationError(
+                f"{exc}; run with sandbox='none' and limits=None, or from a regular Python"
+            ) from exc
+
+
+def _unavailable(sandbox: SandboxStatus) -> str:
+    return f"sandbox='bubblewrap' but the sandbox cannot be used: {sandbox.reason}"
+
+
+def _cannot_start(program: str, path: str, reason: object) -> str:
+    fix = (
+        f"point {ENV_VAR} or ffmpeg= at a working binary"
+        if program == "ffmpeg"
+        else "fix the bubblewrap installation or pass bwrap="
+    )
+    return f"could not start {program} {path!r}: {reason}; {fix}"
 
 
 async def _watch(
@@ -241,22 +390,3 @@ def _signal_group(pgid: int, signum: int) -> bool:
     except PermissionError:
         pass  # a member changed its user id; signal what we may and let it be
     return True
-
-
-def _failure_message(returncode: int, tail: Sequence[str]) -> str:
-    """Name the exit status and the line of stderr most likely to say what went wrong."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        status = f"ffmpeg was killed by {name}"
-    else:
-        status = f"ffmpeg exited with status {returncode}"
-    lines = [line.strip() for line in tail if not _NOISE.match(line.strip())]
-    errors = [line for line in lines if _ERROR_WORDS.search(line)]
-    chosen = (errors or lines or [""])[-1]
-    chosen = _CONTEXT_PREFIX.sub("", chosen)
-    if not chosen:
-        return f"{status} without printing an error (is -loglevel set to quiet?)"
-    return f"{status}: {chosen}"

@@ -1,0 +1,179 @@
+"""S3Uploader against plain boto3 ``upload_file`` (a benchmark, not a test).
+
+The same file (1 GiB by default) is uploaded alternately through ``S3Uploader`` (default
+settings) and boto3's ``client.upload_file`` (default settings) to the same S3-compatible server:
+moto's standalone server, started here on loopback, unless ``--endpoint-url`` names another.
+Each upload runs in a fresh child process, so its peak RSS is its own; the time counted is
+building the client plus the upload, in the child (imports happen before the clock starts).
+One untimed upload per arm warms the server up first. Objects are deleted after each upload (moto
+keeps them in memory). Target: a time ratio of at most 1.0.
+
+    uv run python benchmarks/s3_upload_vs_boto3.py [--runs 3] [--size-mib 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import boto3
+import boto3.s3.transfer  # imported before any clock starts, for both arms
+from botocore.config import Config
+
+from ffmpeg_tasks.uploaders import S3Uploader
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+BUCKET = "benchmark-uploads"
+KEY_ID = SECRET = "testing"
+REGION = "us-east-1"
+MIB = 1024 * 1024
+
+
+def client(endpoint_url: str, config: Config | None = None) -> S3Client:
+    session = boto3.session.Session(
+        aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET, region_name=REGION
+    )
+    return session.client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def upload_with_boto3(endpoint_url: str, path: Path, key: str) -> None:
+    client(endpoint_url).upload_file(str(path), BUCKET, key)  # boto3's defaults throughout
+
+
+def upload_with_library(endpoint_url: str, path: Path, key: str) -> None:
+    task_id, _, name = key.partition("/")
+
+    async def upload() -> None:
+        async with S3Uploader(
+            BUCKET,
+            endpoint_url=endpoint_url,
+            region=REGION,
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+        ) as uploader:
+            await uploader.upload(path, task_id=task_id, name=name)
+
+    anyio.run(upload)
+
+
+def child(arm: str, endpoint_url: str, path: Path, key: str) -> None:
+    """One upload in this (fresh) process; prints its time and peak RSS as JSON."""
+    started = time.perf_counter()
+    if arm == "boto3":
+        upload_with_boto3(endpoint_url, path, key)
+    else:
+        upload_with_library(endpoint_url, path, key)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    print(json.dumps({"seconds": elapsed, "peak_rss": peak}))
+
+
+def run_child(arm: str, endpoint_url: str, path: Path, key: str) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", arm, endpoint_url, str(path), key],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{arm} upload failed:\n{result.stderr}")
+    measured: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"moto did not start; see {log}")
+
+
+def make_file(path: Path, size: int) -> None:
+    with path.open("wb") as file:
+        for start in range(0, size, 16 * MIB):
+            file.write(os.urandom(min(16 * MIB, size - start)))
+
+
+def mib(size: float) -> str:
+    return f"{size / MIB:.0f} MiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--endpoint-url", help="an S3-compatible server; moto when absent")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ffmpeg-tasks-s3-bench-") as scratch:
+        folder = Path(scratch)
+        moto = None
+        endpoint_url = options.endpoint_url
+        if endpoint_url is None:
+            moto, endpoint_url = start_moto(folder / "moto.log")
+        try:
+            s3 = client(endpoint_url, Config(signature_version="s3v4"))
+            s3.create_bucket(Bucket=BUCKET)
+            source = folder / "upload.bin"
+            make_file(source, options.size_mib * MIB)
+            times: dict[str, list[float]] = {"S3Uploader": [], "boto3": []}
+            peaks: dict[str, list[float]] = {"S3Uploader": [], "boto3": []}
+            for arm in ("S3Uploader", "boto3"):  # warm-up, not counted
+                run_child(arm, endpoint_url, source, f"warmup-{arm.lower()}/upload.bin")
+                s3.delete_object(Bucket=BUCKET, Key=f"warmup-{arm.lower()}/upload.bin")
+            for run in range(options.runs):
+                order = ["S3Uploader", "boto3"] if run % 2 == 0 else ["boto3", "S3Uploader"]
+                for arm in order:
+                    key = f"run{run}-{arm.lower()}/upload.bin"
+                    measured = run_child(arm, endpoint_url, source, key)
+                    s3.delete_object(Bucket=BUCKET, Key=key)
+                    times[arm].append(measured["seconds"])
+                    peaks[arm].append(measured["peak_rss"])
+                    print(
+                        f"run {run + 1} {arm:>10}: {measured['seconds']:.2f} s, "
+                        f"peak RSS {mib(measured['peak_rss'])}"
+                    )
+        finally:
+            if moto is not None:
+                moto.terminate()
+                moto.wait()
+    library, plain = statistics.median(times["S3Uploader"]), statistics.median(times["boto3"])
+    print(f"file: {options.size_mib} MiB, runs: {options.runs}")
+    print(f"median S3Uploader:      {library:.2f} s, peak RSS {mib(max(peaks['S3Uploader']))}")
+    print(f"median boto3:           {plain:.2f} s, peak RSS {mib(max(peaks['boto3']))}")
+    print(f"ratio (target <= 1.0):  {library / plain:.3f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], Path(sys.argv[4]), sys.argv[5])
+    else:
+        main()

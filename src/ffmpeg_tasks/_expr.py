@@ -1,0 +1,230 @@
+"""ffmpeg's arithmetic expressions (libavutil/eval.c): checked, and folded when constant.
+
+Filter options such as ``scale=w=iw/2`` and every numeric AVOption accept these
+expressions. The policy allows them, refuses functions that loop (``while``, ``root``,
+``taylor``) or print, and evaluates expressions that use no variables (``100000*100000``,
+``2M``) so their value can be bounded. An expression that uses variables (``iw``, ``t``)
+cannot be bounded here; the server-placed guards (``-max_pixels``, ``-t``) cap what it does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+
+__all__ = ["ExpressionError", "evaluate"]
+
+#: Functions a caller may use: pure arithmetic, no loops, no logging.
+ALLOWED_FUNCTIONS = frozenset(
+    {
+        "abs", "acos", "asin", "atan", "atan2", "between", "bitand", "bitor", "ceil", "clip",
+        "cos", "cosh", "eq", "exp", "floor", "gauss", "gcd", "gt", "gte", "hypot", "if",
+        "ifnot", "isinf", "isnan", "ld", "lerp", "log", "lt", "lte", "max", "min", "mod",
+        "not", "pow", "random", "randomi", "round", "sgn", "sin", "sinh", "sqrt", "squish",
+        "st", "tan", "tanh", "trunc",
+    }
+)  # fmt: skip
+#: ffmpeg's built-in constants.
+CONSTANTS = {"E": math.e, "PI": math.pi, "PHI": (1 + math.sqrt(5)) / 2, "QP2LAMBDA": 118.0}
+#: Longest expression accepted, in characters.
+MAX_LENGTH = 512
+
+# av_strtod's SI prefixes (libavutil/eval.c).
+_SI_PREFIXES = {
+    "y": -24, "z": -21, "a": -18, "f": -15, "p": -12, "n": -9, "u": -6, "m": -3, "c": -2,
+    "d": -1, "h": 2, "k": 3, "K": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18, "Z": 21,
+    "Y": 24,
+}  # fmt: skip
+# av_strtod: strtod (which reads a sign, "inf", "nan", hex) or strtoul for "0x...".
+_NUMBER = re.compile(
+    r"[+-]?(?:0[xX][0-9a-fA-F]+|(?i:inf(?:inity)?|nan)|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _fold_min(values: Sequence[float]) -> float:
+    return min(values)
+
+
+_FOLDABLE: dict[str, Callable[[Sequence[float]], float]] = {
+    "abs": lambda v: abs(v[0]),
+    "ceil": lambda v: float(math.ceil(v[0])),
+    "floor": lambda v: float(math.floor(v[0])),
+    "trunc": lambda v: float(math.trunc(v[0])),
+    "round": lambda v: float(round(v[0])),
+    "sqrt": lambda v: math.sqrt(v[0]),
+    "max": max,
+    "min": _fold_min,
+    "pow": lambda v: math.pow(v[0], v[1]),
+    "hypot": lambda v: math.hypot(v[0], v[1]),
+    "if": lambda v: v[1] if v[0] else (v[2] if len(v) > 2 else 0.0),
+    "ifnot": lambda v: v[1] if not v[0] else (v[2] if len(v) > 2 else 0.0),
+    "clip": lambda v: max(min(v[0], v[2]), v[1]),
+    "mod": lambda v: math.fmod(v[0], v[1]),
+}
+
+
+class ExpressionError(ValueError):
+    """The expression cannot be parsed, or uses a function that is not allowed."""
+
+
+def evaluate(text: str) -> float | None:
+    """Check an expression; return its value when it uses no variables, else None.
+
+    White space is removed first, as ffmpeg does. Numbers follow ``av_strtod``: ``1k`` is
+    1000, ``1Ki`` 1024, ``2M`` 2e6, ``1B`` 8, ``0x10`` 16.
+
+    Raises:
+        ExpressionError: bad syntax, an unknown character, or a disallowed function.
+    """
+    source = "".join(text.split())
+    if not source:
+        raise ExpressionError("the expression is empty")
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters")
+    parser = _Parser(source)
+    value = parser.expression()
+    if parser.pos != len(source):
+        raise ExpressionError(f"unexpected {source[parser.pos :][:20]!r}")
+    return value
+
+
+class _Parser:
+    """Recursive descent following eval.c: ``;`` < ``+ -`` < ``* /`` < sign, ``^``."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.pos = 0
+        self.depth = 0
+
+    def _peek(self) -> str:
+        return self.source[self.pos] if self.pos < len(self.source) else ""
+
+    def expression(self) -> float | None:
+        self.depth += 1
+        if self.depth > 100:
+            raise ExpressionError("the expression nests too deeply")
+        value = self._sum()
+        while self._peek() == ";":
+            self.pos += 1
+            value = self._sum()
+        self.depth -= 1
+        return value
+
+    def _sum(self) -> float | None:
+        value = self._term()
+        while self._peek() in ("+", "-"):
+            # The sign belongs to the next factor, as in eval.c's parse_subexpr.
+            right = self._term()
+            value = None if value is None or right is None else value + right
+        return value
+
+    def _term(self) -> float | None:
+        value = self._factor()
+        while self._peek() in ("*", "/"):
+            operator = self._peek()
+            self.pos += 1
+            right = self._factor()
+            if value is None or right is None:
+                value = None
+            elif operator == "*":
+                value = value * right
+            else:
+                value = _divide(value, right)
+        return value
+
+    def _factor(self) -> float | None:
+        sign = 1.0
+        if self._peek() in ("+", "-"):
+            sign = -1.0 if self._peek() == "-" else 1.0
+            self.pos += 1
+        value = self._primary()
+        while self._peek() == "^":
+            self.pos += 1
+            exponent_sign = 1.0
+            if self._peek() in ("+", "-"):
+                exponent_sign = -1.0 if self._peek() == "-" else 1.0
+                self.pos += 1
+            exponent = self._primary()
+            if value is None or exponent is None:
+                value = None
+            else:
+                value = _power(value, exponent_sign * exponent)
+        return None if value is None else sign * value
+
+    def _primary(self) -> float | None:
+        char = self._peek()
+        if char == "(":
+            self.pos += 1
+            value = self.expression()
+            self._expect(")")
+            return value
+        number = _NUMBER.match(self.source, self.pos)
+        if number:
+            return self._number(number.group())
+        name = _IDENTIFIER.match(self.source, self.pos)
+        if not name:
+            shown = char or "the end"
+            raise ExpressionError(f"unexpected {shown!r} at position {self.pos}")
+        self.pos = name.end()
+        if self._peek() != "(":
+            return CONSTANTS.get(name.group())  # a variable: unknown here
+        function = name.group()
+        if function not in ALLOWED_FUNCTIONS:
+            raise ExpressionError(f"function {function!r} is not allowed")
+        self.pos += 1
+        values = [self.expression()]
+        while self._peek() == ",":
+            self.pos += 1
+            values.append(self.expression())
+        self._expect(")")
+        fold = _FOLDABLE.get(function)
+        if fold is None or any(v is None for v in values):
+            return None
+        try:
+            return fold([v for v in values if v is not None])
+        except (ArithmeticError, ValueError, IndexError):
+            return math.inf
+
+    def _number(self, digits: str) -> float:
+        self.pos += len(digits)
+        sign = -1.0 if digits.startswith("-") else 1.0
+        unsigned = digits.lstrip("+-")
+        value = float(int(unsigned, 16)) if unsigned[:2].lower() == "0x" else float(unsigned)
+        value *= sign
+        rest = self.source[self.pos : self.pos + 2]
+        if rest == "dB":
+            self.pos += 2
+            value = _power(10.0, value / 20)
+        elif rest[:1] in _SI_PREFIXES:
+            exponent = _SI_PREFIXES[rest[:1]]
+            if rest[1:2] == "i":
+                value *= _power(2.0, exponent / 0.3)
+                self.pos += 2
+            else:
+                value *= _power(10.0, exponent)
+                self.pos += 1
+        if self._peek() == "B":
+            value *= 8
+            self.pos += 1
+        return value
+
+    def _expect(self, char: str) -> None:
+        if self._peek() != char:
+            found = self._peek() or "the end"
+            raise ExpressionError(f"expected {char!r} at position {self.pos}, found {found!r}")
+        self.pos += 1
+
+
+def _divide(left: float, right: float) -> float:
+    if right == 0:
+        return math.nan if left == 0 else math.copysign(math.inf, left)
+    return left / right
+
+
+def _power(base: float, exponent: float) -> float:
+    try:
+        return math.pow(base, exponent)
+    except (OverflowError, ValueError):
+        return math.inf

@@ -1,0 +1,166 @@
+"""The HTTP API's JSON bodies, as pydantic models (they also draw the OpenAPI schema).
+
+The response models are built field by field from a :class:`~ffmpeg_tasks.Task`: ffmpeg's raw
+stderr (``Task.log``) and the owner id never leave the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._models import Health, Task, TaskPhase, TaskStatus
+
+__all__ = [
+    "ErrorResponse",
+    "FfmpegHealth",
+    "Liveness",
+    "RegisterRequest",
+    "TaskList",
+    "TaskResponse",
+]
+
+
+class RegisterRequest(BaseModel):
+    """``POST /ffmpeg/register``: the original service's three fields, plus ``timeout``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "command": "-i input.mp4 -vf scale=1280:720 -c:a copy output.mp4",
+                    "input_files": {"input.mp4": "https://example.com/video.mp4"},
+                    "output_filename": "output.mp4",
+                }
+            ]
+        }
+    )
+
+    command: str = Field(
+        description="ffmpeg's arguments, with or without a leading 'ffmpeg'; every '-i' names "
+        "a key of input_files and the command writes output_filename.",
+    )
+    input_files: dict[str, str] = Field(
+        description="Each input file name the command reads -> the URL it is fetched from.",
+    )
+    output_filename: str = Field(
+        description="The plain file name the command writes; it is uploaded when ffmpeg succeeds.",
+    )
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Wall-clock limit of the run in seconds; the server's default when absent.",
+    )
+
+
+class TaskResponse(BaseModel):
+    """A task as the API shows it (never ffmpeg's raw output, never the owner)."""
+
+    task_id: str = Field(description="The id to poll, execute or cancel the task with.")
+    status: TaskStatus
+    phase: TaskPhase | None = Field(
+        description="While running: fetching, encoding or uploading; null otherwise."
+    )
+    progress: float | None = Field(
+        description="Encoding progress from 0.0 to 1.0, or null while unknown."
+    )
+    command: str
+    input_files: dict[str, str]
+    output_filename: str
+    output_url: str | None = Field(description="Where the output was stored, once completed.")
+    download_url: str | None = Field(
+        description="A URL a browser can download the output from, when the storage makes one."
+    )
+    error: str | None = Field(description="Why the task failed or was cancelled.")
+    timeout: float | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_task(cls, task: Task) -> TaskResponse:
+        """Copy the public fields of ``task``, one by one (so a new field is never leaked)."""
+        return cls(
+            task_id=task.id,
+            status=task.status,
+            phase=task.phase,
+            progress=task.progress,
+            command=task.command,
+            input_files=dict(task.input_files),
+            output_filename=task.output_filename,
+            output_url=task.output_url,
+            download_url=task.download_url,
+            error=task.error,
+            timeout=task.timeout,
+            created_at=task.created_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+        )
+
+
+class TaskList(BaseModel):
+    """``GET /ffmpeg/tasks``: one page of tasks, newest first."""
+
+    tasks: list[TaskResponse]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(
+        description="The offset of the next page, or null when this page is the last."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API answers, whatever its status code."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "no task with id 'c0ffee'"}]}
+    )
+
+    detail: str = Field(description="What went wrong, and what to change.")
+
+
+class Liveness(BaseModel):
+    """``GET /health``: the process answers."""
+
+    status: Literal["ok"]
+
+
+class FfmpegHealth(BaseModel):
+    """``GET /ffmpeg/health``: whether tasks can run here, and how the server is set up."""
+
+    status: Literal["ok", "unavailable"]
+    detail: str | None = Field(
+        default=None, description="Why tasks cannot run (status 'unavailable'), else null."
+    )
+    ffmpeg_found: bool
+    ffmpeg_path: str | None
+    ffmpeg_version: str | None
+    sandbox: str | None = Field(
+        description="How ffmpeg is isolated (e.g. 'bubblewrap 0.8.0'), or null when it is not."
+    )
+    policy: str | None = Field(description="'strict' or 'trusted' command policy.")
+    uploader: str = Field(description="Where outputs go, described without secrets.")
+    warnings: list[str] = Field(description="Things the operator should fix or know.")
+    auth: Literal["none", "api-key"] = Field(
+        description="'api-key' when callers must send a key, 'none' when the API is open."
+    )
+    details: dict[str, str] = Field(description="More facts from the adapters, for display.")
+
+    @classmethod
+    def from_health(cls, health: Health, *, auth: Literal["none", "api-key"]) -> FfmpegHealth:
+        return cls(
+            status="ok" if health.ok else "unavailable",
+            detail=None if health.ok else (health.error or "ffmpeg is not usable"),
+            ffmpeg_found=health.ffmpeg_found,
+            ffmpeg_path=health.ffmpeg_path,
+            ffmpeg_version=health.ffmpeg_version,
+            sandbox=health.sandbox,
+            policy=health.details.get("policy"),
+            uploader=health.uploader,
+            warnings=list(health.warnings),
+            auth=auth,
+            details=dict(health.details),
+        )

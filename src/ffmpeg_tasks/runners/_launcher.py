@@ -1,0 +1,92 @@
+"""The few lines of Python that start ffmpeg, or bwrap, with limits set and signals sorted.
+
+``anyio.open_process`` has no ``preexec_fn``, so whatever must happen between ``fork`` and
+``exec`` happens in a launcher: ``python -I -S -c CODE``, which sets the resource limits,
+puts the signal dispositions right and replaces itself with the real program (same process,
+same pid, same process group). It costs about 9 ms per run (``python -I -S`` starting up),
+measured against 1.5 ms for ``prlimit`` plus ``env --ignore-signal``, which would tie the
+library to util-linux and to coreutils 8.31 or newer; the launcher needs only the Python
+that is already running.
+
+The signals: Python ignores ``SIGPIPE`` and ``SIGXFSZ`` and its children would inherit that,
+so both go back to their defaults (``SIGXFSZ`` must kill, see ``_limits.py``). In front of a
+sandbox the launcher also ignores ``SIGINT`` and ``SIGTERM`` before becoming ``bwrap``: the
+runner's stop signals go to the whole process group, and ``bwrap`` dying on them would tear
+the sandbox down and kill ffmpeg before it could close its output. Ignored, they reach
+ffmpeg alone, which installs its own handlers and stops cleanly; ``bwrap`` exits with it.
+
+The environment is passed through the process, never on the command line (other users can
+read command lines); the launcher only drops what Python itself added to it (``LC_CTYPE``,
+from its C locale coercion), so the program gets exactly the variables it was given.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+
+__all__ = ["CANNOT_EXECUTE", "cannot_execute", "launcher_argv"]
+
+#: How the launcher's stderr line starts when ``exec`` fails; the exit status is then 127.
+CANNOT_EXECUTE = "ffmpeg-tasks launcher: cannot execute"
+_CANNOT_EXECUTE_STATUS = 127
+
+_CODE = f"""\
+import os, resource, signal, sys
+limits, keys, ignored, *argv = sys.argv[1:]
+for item in filter(None, limits.split(",")):
+    name, soft, hard = item.split(":")
+    which = getattr(resource, name)
+    soft, hard, top = int(soft), int(hard), resource.getrlimit(which)[1]
+    if top != resource.RLIM_INFINITY:
+        soft, hard = min(soft, top), min(hard, top)
+    resource.setrlimit(which, (soft, hard))
+for name in ("SIGPIPE", "SIGXFSZ"):
+    signal.signal(getattr(signal, name), signal.SIG_DFL)
+for name in filter(None, ignored.split(",")):
+    signal.signal(getattr(signal, name), signal.SIG_IGN)
+env = {{key: os.environ[key] for key in keys.split("=") if key in os.environ}}
+try:
+    os.execve(argv[0], argv, env)
+except OSError as exc:
+    sys.stderr.write(f"{CANNOT_EXECUTE}: {{exc.strerror or exc}}\\n")
+    sys.exit({_CANNOT_EXECUTE_STATUS})
+"""
+
+
+def launcher_argv(
+    argv: Sequence[str],
+    *,
+    rlimits: Iterable[tuple[str, int, int]],
+    env_keys: Iterable[str],
+    ignore_signals: Iterable[str] = (),
+) -> list[str]:
+    """The command that runs ``argv`` (an absolute program path first) through the launcher.
+
+    Args:
+        argv: The program and its arguments.
+        rlimits: ``(name, soft, hard)`` triples, e.g. ``("RLIMIT_CPU", 60, 65)``; a value above
+            the current hard limit is lowered to it, since only privileged processes may raise it.
+        env_keys: The names of the variables the program gets (the values come from the
+            launcher's own environment, which the caller sets).
+        ignore_signals: Signal names the program starts with ignored, e.g. ``"SIGINT"``.
+
+    Raises:
+        RuntimeError: Python cannot name its own interpreter (an embedded or frozen build).
+    """
+    if not sys.executable:
+        raise RuntimeError("sys.executable is empty, so the launcher cannot be started")
+    limits = ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in rlimits)
+    # "=" cannot occur in a variable's name, so it separates the names unambiguously.
+    keys = "=".join(env_keys)
+    return [sys.executable, "-I", "-S", "-c", _CODE, limits, keys, ",".join(ignore_signals), *argv]
+
+
+def cannot_execute(returncode: int | None, tail: Sequence[str]) -> str | None:
+    """Why the launcher could not ``exec`` its program (e.g. ``Exec format error``), else None."""
+    if returncode != _CANNOT_EXECUTE_STATUS:
+        return None
+    for line in tail:
+        if line.startswith(CANNOT_EXECUTE):
+            return line.removeprefix(CANNOT_EXECUTE).lstrip(": ")
+    return None

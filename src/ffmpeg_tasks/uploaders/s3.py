@@ -1,0 +1,340 @@
+"""Outputs into an S3 bucket (or an S3-compatible store: MinIO, R2, Ceph), with boto3's managed
+transfer."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import stat
+import threading
+from collections import Counter
+from pathlib import Path, PurePath
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio.to_thread
+
+from .._command import check_file_name
+from .._errors import ConfigurationError, UploadError
+from .._models import Output
+from .._s3 import (
+    MAX_PRESIGN_SECONDS,
+    MIB,
+    AddressingStyle,
+    ClientSettings,
+    S3Connection,
+    TransferSettings,
+    check_bucket_name,
+    check_prefix,
+    describe_failure,
+    error_code,
+    public_endpoint,
+    run_transfer,
+    s3_exceptions,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from s3transfer.futures import TransferFuture
+
+__all__ = ["S3Uploader"]
+
+#: Media types of the containers ffmpeg writes most, so they do not depend on the machine's
+#: ``/etc/mime.types`` (which maps ``.ts`` to Qt translations on some systems).
+_MEDIA_TYPES = {
+    ".aac": "audio/aac",
+    ".avi": "video/x-msvideo",
+    ".flac": "audio/flac",
+    ".gif": "image/gif",
+    ".jpeg": "image/jpeg",
+    ".jpg": "image/jpeg",
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4a": "audio/mp4",
+    ".m4v": "video/mp4",
+    ".mkv": "video/x-matroska",
+    ".mov": "video/quicktime",
+    ".mp3": "audio/mpeg",
+    ".mp4": "video/mp4",
+    ".mpd": "application/dash+xml",
+    ".oga": "audio/ogg",
+    ".ogg": "audio/ogg",
+    ".ogv": "video/ogg",
+    ".opus": "audio/ogg",
+    ".png": "image/png",
+    ".srt": "application/x-subrip",
+    ".ts": "video/mp2t",
+    ".vtt": "text/vtt",
+    ".wav": "audio/wav",
+    ".webm": "video/webm",
+    ".webp": "image/webp",
+}
+#: Python's built-in table only: the same answer on every machine.
+_BUILTIN_TYPES = mimetypes.MimeTypes()
+
+
+def content_type(name: str) -> str:
+    """The ``Content-Type`` an output named ``name`` is stored with."""
+    suffix = PurePath(name).suffix.lower()
+    guessed = _MEDIA_TYPES.get(suffix) or _BUILTIN_TYPES.guess_type(name, strict=False)[0]
+    return guessed or "application/octet-stream"
+
+
+class S3Uploader:
+    """Stores each output as ``s3://bucket/<prefix><task id>/<name>``.
+
+    The file goes up with s3transfer (boto3's managed transfer) in worker threads: one request
+    below ``multipart_threshold``, otherwise a multipart upload whose parts are read from disk
+    as they are sent, ``max_concurrency`` at a time, so memory does not grow with the file.
+    Requests are retried in botocore's ``standard`` mode. If the upload fails or the caller is
+    cancelled, the multipart upload is aborted before ``upload`` returns: no object and no
+    stored parts remain (give the credentials ``s3:AbortMultipartUpload``).
+
+    Existing objects are never replaced: the write is conditional (``If-None-Match: *``), so a
+    key that exists already fails the upload. Stores that ignore the condition (older MinIO
+    or Ceph) would overwrite; the task id in every key keeps tasks apart anyway. Pass
+    ``overwrite=True`` for stores that reject the header.
+
+    Credentials come from boto3's default chain (environment, profile, instance or task role)
+    unless given. Neither they nor the client appear in the ``repr``, messages or logs.
+
+    Args:
+        bucket: The bucket outputs go to; it must exist.
+        prefix: Key prefix, e.g. ``"outputs/"`` (a missing trailing ``/`` is added).
+        client: A boto3 S3 client to use as is (its own retries, endpoint and credentials);
+            then the connection arguments below must be left out. It is not closed by
+            :meth:`aclose`.
+        endpoint_url: An S3-compatible store's URL, e.g. ``http://127.0.0.1:9000``.
+        region: The bucket's region (signs requests and presigned URLs).
+        aws_access_key_id: With ``aws_secret_access_key``: explicit credentials.
+        aws_secret_access_key: See ``aws_access_key_id``.
+        aws_session_token: For temporary (STS) credentials.
+        presign_expires: When set, each output also gets a presigned HTTPS GET URL
+            (``Output.download_url``) valid for this many seconds (at most 7 days). The URL
+            stops working sooner if the signing credentials expire first: temporary
+            credentials (STS, instance or task roles) last hours, not days.
+        overwrite: Replace an existing object instead of failing.
+        multipart_threshold: Files of at least this many bytes are sent in parts.
+        multipart_chunksize: Bytes per part (5 MiB to 5 GiB).
+        max_concurrency: Parts sent at once, across all uploads of this uploader.
+        max_attempts: Attempts per request in botocore's standard retry mode.
+        addressing_style: ``"path"`` for stores that do not serve ``bucket.host`` names.
+
+    Raises:
+        ConfigurationError: an invalid bucket name, prefix, endpoint or setting, or ``client``
+            together with connection arguments.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        client: S3Client | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        presign_expires: int | None = None,
+        overwrite: bool = False,
+        multipart_threshold: int = 8 * MIB,
+        multipart_chunksize: int = 8 * MIB,
+        max_concurrency: int = 10,
+        max_attempts: int = 5,
+        addressing_style: AddressingStyle | None = None,
+    ) -> None:
+        self._bucket = check_bucket_name(bucket)
+        self._prefix = check_prefix(prefix)
+        connection_args = (
+            endpoint_url,
+            region,
+            aws_access_key_id,
+            aws_secret_access_key,
+            aws_session_token,
+            addressing_style,
+        )
+        if client is not None and any(arg is not None for arg in connection_args):
+            raise ConfigurationError(
+                "pass either client or endpoint_url/region/credentials/addressing_style, "
+                "not both: a given client is used as it is"
+            )
+        if presign_expires is not None and (
+            isinstance(presign_expires, bool)
+            or not isinstance(presign_expires, int)
+            or not 1 <= presign_expires <= MAX_PRESIGN_SECONDS
+        ):
+            raise ConfigurationError(
+                f"presign_expires must be a whole number of seconds from 1 to "
+                f"{MAX_PRESIGN_SECONDS} (7 days), or None; got {presign_expires!r}"
+            )
+        self._presign_expires = presign_expires
+        self._overwrite = bool(overwrite)
+        transfer = TransferSettings(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=max_concurrency,
+        )
+        settings = ClientSettings(
+            endpoint_url=endpoint_url,
+            region=region,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            max_attempts=max_attempts,
+            max_pool_connections=max(10, max_concurrency + 2),
+            addressing_style=addressing_style,
+        )
+        self._connection = S3Connection(
+            settings, transfer, client=client, on_client=self._prepare_client
+        )
+        #: Keys being written now that must not exist yet -> how many uploads write them.
+        self._guarded: Counter[str] = Counter()
+        self._guard_lock = threading.Lock()
+        self._handler_id = f"ffmpeg-tasks-if-none-match-{id(self)}"
+
+    def __repr__(self) -> str:
+        settings = self._connection.settings
+        parts = [repr(self._bucket)]
+        if self._prefix:
+            parts.append(f"prefix={self._prefix!r}")
+        if settings.endpoint_url:
+            parts.append(f"endpoint_url={public_endpoint(settings.endpoint_url)!r}")
+        if settings.region:
+            parts.append(f"region={settings.region!r}")
+        if self._presign_expires is not None:
+            parts.append(f"presign_expires={self._presign_expires}")
+        return f"S3Uploader({', '.join(parts)})"
+
+    @property
+    def bucket(self) -> str:
+        """The bucket outputs go to."""
+        return self._bucket
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix, ``""`` or ending in ``/``."""
+        return self._prefix
+
+    def key(self, *, task_id: str, name: str) -> str:
+        """The object key output ``name`` of task ``task_id`` is stored under.
+
+        Raises:
+            InvalidTaskError: the id or name is not a plain file name.
+        """
+        check_file_name(task_id, "task id")
+        check_file_name(name, "output")
+        return f"{self._prefix}{task_id}/{name}"
+
+    async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
+        """Upload the file at ``path`` as output ``name`` of ``task_id``.
+
+        Raises:
+            InvalidTaskError: the id or name is not a plain file name.
+            UploadError: the file is missing, the object exists, S3 refused or failed; no
+                object and no multipart upload remain.
+        """
+        key = self.key(task_id=task_id, name=name)
+        url = f"s3://{self._bucket}/{key}"
+        source = Path(path)
+        self._guard(key)
+        try:
+            future = await run_transfer(lambda: self._submit(source, key, name))
+            size = future.meta.size
+            download_url = None
+            if self._presign_expires is not None:
+                download_url = await anyio.to_thread.run_sync(self._presign, key)
+        except s3_exceptions() as exc:
+            raise UploadError(self._describe(exc, name=name, url=url)) from exc
+        finally:
+            self._unguard(key)
+        return Output(name=name, url=url, download_url=download_url, size=size)
+
+    def _submit(self, source: Path, key: str, name: str) -> TransferFuture:
+        try:
+            status = os.stat(source, follow_symlinks=False)
+        except FileNotFoundError:
+            raise UploadError(f"output {name!r} does not exist at {source}") from None
+        if not stat.S_ISREG(status.st_mode):
+            raise UploadError(f"output {name!r} is not a regular file; refusing to upload it")
+        manager = self._connection.transfers()
+        return manager.upload(
+            str(source), self._bucket, key, extra_args={"ContentType": content_type(name)}
+        )
+
+    def _presign(self, key: str) -> str:
+        return self._connection.client().generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self._bucket, "Key": key},
+            ExpiresIn=self._presign_expires or 0,
+        )
+
+    def _describe(self, exc: BaseException, *, name: str, url: str) -> str:
+        if error_code(exc) in {"PreconditionFailed", "412"}:
+            return f"{url} exists already; outputs are never overwritten"
+        return describe_failure(
+            exc,
+            doing=f"uploading {name!r} to {url}",
+            bucket=self._bucket,
+            settings=self._connection.settings,
+            permission=(
+                f"s3:PutObject and s3:AbortMultipartUpload on "
+                f"arn:aws:s3:::{self._bucket}/{self._prefix}*"
+            ),
+        )
+
+    # -- conditional writes: If-None-Match on our own keys only ------------------------------
+
+    def _guard(self, key: str) -> None:
+        if not self._overwrite:
+            with self._guard_lock:
+                self._guarded[key] += 1
+
+    def _unguard(self, key: str) -> None:
+        if not self._overwrite:
+            with self._guard_lock:
+                self._guarded[key] -= 1
+                if self._guarded[key] <= 0:
+                    del self._guarded[key]
+
+    def _prepare_client(self, client: S3Client) -> None:
+        """Add ``If-None-Match: *`` to the requests that create our objects.
+
+        s3transfer does not pass that argument through, so a botocore hook adds it; it touches
+        only keys this uploader is writing, so a client shared with other code is unaffected.
+        """
+        if self._overwrite:
+            return
+        for operation in ("PutObject", "CompleteMultipartUpload"):
+            client.meta.events.register(
+                f"before-parameter-build.s3.{operation}",
+                self._add_condition,
+                unique_id=f"{self._handler_id}-{operation}",
+            )
+
+    def _remove_hooks(self, client: S3Client) -> None:
+        if self._overwrite:
+            return
+        for operation in ("PutObject", "CompleteMultipartUpload"):
+            client.meta.events.unregister(
+                f"before-parameter-build.s3.{operation}",
+                unique_id=f"{self._handler_id}-{operation}",
+            )
+
+    def _add_condition(self, params: dict[str, Any], **kwargs: Any) -> None:
+        if params.get("Bucket") == self._bucket and params.get("Key") in self._guarded:
+            params.setdefault("IfNoneMatch", "*")
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Wait for running transfers, then close the client if this uploader built it."""
+        await anyio.to_thread.run_sync(lambda: self._connection.close(on_close=self._remove_hooks))
