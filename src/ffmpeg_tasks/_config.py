@@ -20,6 +20,8 @@ not do (S3-compatible stores, ``s3://`` inputs, private networks):
                                        (``ffmpeg-tasks-output``)
 ``FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS``  ``1`` lets http(s) inputs come from private and
                                        loopback addresses (default ``0``)
+``FFMPEG_TASKS_DATABASE``              a SQLite file (path or ``sqlite:///path``) tasks live
+                                       in, so they survive restarts; in memory when unset
 =====================================  ==========================================================
 
 Empty values count as unset. Secrets never reach ``details``, reprs or error messages.
@@ -36,7 +38,7 @@ from typing import TypeVar
 import attrs
 
 from ._errors import ConfigurationError, FetchError, InvalidTaskError
-from ._protocols import Fetcher, Uploader
+from ._protocols import Fetcher, TaskStore, Uploader
 from ._s3 import (
     MAX_PRESIGN_SECONDS,
     AddressingStyle,
@@ -71,6 +73,8 @@ class EnvAdapters:
     fetcher: Fetcher
     #: An ``S3Uploader`` when ``S3_BUCKET`` is set, else a ``LocalUploader``.
     uploader: Uploader
+    #: A ``SqliteStore`` when ``FFMPEG_TASKS_DATABASE`` is set, else None (the default store).
+    store: TaskStore | None
     #: Where outputs go and inputs come from, for ``health()``; never a secret.
     details: dict[str, str]
 
@@ -95,6 +99,7 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
     region = region or DEFAULT_REGION
     allow_private = env.checked("FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS", _flag) or False
     output_dir = env.get("FFMPEG_TASKS_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR
+    database = env.checked("FFMPEG_TASKS_DATABASE", _sqlite_path)
     key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     token = env.get("AWS_SESSION_TOKEN")
     if (key_id is None) != (secret is None):
@@ -157,7 +162,15 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
     if bucket is not None or input_buckets is not None:
         details["credentials"] = credentials
     fetcher = RoutingFetcher({"http": http, "https": http, "s3": s3})
-    return EnvAdapters(fetcher=fetcher, uploader=uploader, details=details)
+    store: TaskStore | None = None
+    if database is None:
+        details["tasks"] = "in memory: FFMPEG_TASKS_DATABASE is not set, restarts forget them"
+    else:
+        from .storage import SqliteStore
+
+        store = SqliteStore(database)
+        details["tasks"] = f"SQLite file {database}"
+    return EnvAdapters(fetcher=fetcher, uploader=uploader, store=store, details=details)
 
 
 class _Env:
@@ -198,6 +211,16 @@ def _bucket_list(value: str) -> list[str]:
     if not names:
         raise ConfigurationError(f"{value!r} names no bucket; unset it to refuse s3:// inputs")
     return sorted({check_bucket_name(name) for name in names})
+
+
+def _sqlite_path(value: str) -> Path:
+    path = value.removeprefix("sqlite:///")
+    if "://" in path:
+        raise ConfigurationError(
+            f"{value!r} is not a SQLite file: give a path such as /var/lib/ffmpeg-tasks/tasks.db "
+            "(or sqlite:////var/lib/ffmpeg-tasks/tasks.db)"
+        )
+    return Path(path).expanduser().absolute()
 
 
 def _region(value: str) -> str:

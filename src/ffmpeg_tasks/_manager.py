@@ -121,7 +121,10 @@ class TaskManager:
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> TaskManager:
         """Build a manager configured like the original service (``S3_BUCKET``, ``AWS_*``).
 
-        Without ``S3_BUCKET`` outputs go to a local folder, and ``health()`` says so.
+        Without ``S3_BUCKET`` outputs go to a local folder, and ``health()`` says so;
+        ``FFMPEG_TASKS_DATABASE`` keeps tasks in a SQLite file that survives restarts. The
+        variables are listed on the S3 how-to page. Keyword arguments override what the
+        environment would build (``store=``, ``fetcher=``, ``policy=``, ...).
 
         Raises:
             ConfigurationError: a variable has an unusable value; the message names it.
@@ -132,6 +135,8 @@ class TaskManager:
         details = {**env.details, **kwargs.pop("health_details", {})}
         kwargs.setdefault("fetcher", env.fetcher)
         kwargs.setdefault("uploader", env.uploader)
+        if env.store is not None:
+            kwargs.setdefault("store", env.store)
         return cls(health_details=details, **kwargs)
 
     def __repr__(self) -> str:

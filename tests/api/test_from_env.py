@@ -69,12 +69,6 @@ async def test_operators_opt_in_to_private_networks(
     assert (service_env / task_id / "audio.m4a").is_file()
 
 
-@pytest.mark.xfail(
-    reason="hand-off: TaskManager.from_env does not read FFMPEG_TASKS_DATABASE yet; "
-    "remove this marker when it does (strict: the test then fails until it is removed)",
-    strict=True,
-    raises=AssertionError,
-)
 async def test_tasks_survive_a_restart_with_ffmpeg_tasks_database(
     service_env: Path,
     clean_env: MutableMapping[str, str],

@@ -11,6 +11,7 @@ import pytest
 from ffmpeg_tasks import ConfigurationError, InvalidTaskError, TaskManager
 from ffmpeg_tasks._config import adapters_from_env
 from ffmpeg_tasks.fetchers import RoutingFetcher
+from ffmpeg_tasks.storage import SqliteStore
 from ffmpeg_tasks.uploaders import LocalUploader, S3Uploader
 
 #: Recognisable secrets: none may appear in a repr, health, or an error.
@@ -31,6 +32,7 @@ S3_VARIABLES = (
     "AWS_ENDPOINT_URL",
     "FFMPEG_TASKS_OUTPUT_DIR",
     "FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS",
+    "FFMPEG_TASKS_DATABASE",
 )
 
 
@@ -54,6 +56,23 @@ def test_without_a_bucket_outputs_go_to_a_local_folder(
         "http(s) from public addresses only; s3:// refused (S3_INPUT_BUCKETS is not set)"
     )
     assert "credentials" not in built.details
+
+
+def test_tasks_stay_in_memory_without_a_database(env: MutableMapping[str, str]) -> None:
+    built = adapters_from_env({})
+    assert built.store is None
+    assert "FFMPEG_TASKS_DATABASE is not set" in built.details["tasks"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("form", ["{path}", "sqlite:///{path}"])
+async def test_a_database_makes_a_sqlite_store(tmp_path: Path, form: str) -> None:
+    path = tmp_path / "state" / "tasks.db"
+    built = adapters_from_env({"FFMPEG_TASKS_DATABASE": form.format(path=path)})
+    assert isinstance(built.store, SqliteStore)
+    assert built.details["tasks"] == f"SQLite file {path}"
+    await built.store.aclose()
+    assert path.is_file()
 
 
 def test_the_default_local_folder(env: MutableMapping[str, str]) -> None:
@@ -86,6 +105,7 @@ def test_a_bucket_makes_an_s3_uploader() -> None:
         "presigned download URLs for 3600 s)",
         "inputs": "http(s) from public addresses only; s3:// refused (S3_INPUT_BUCKETS is not set)",
         "credentials": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+        "tasks": "in memory: FFMPEG_TASKS_DATABASE is not set, restarts forget them",
     }
 
 
@@ -150,6 +170,10 @@ async def test_private_networks_flag_reaches_the_http_fetcher() -> None:
         ({"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, "set both AWS_ACCESS_KEY_ID and AWS_SECRET"),
         ({"AWS_SECRET_ACCESS_KEY": SECRET}, "set both AWS_ACCESS_KEY_ID and AWS_SECRET"),
         ({"AWS_SESSION_TOKEN": TOKEN}, "AWS_SESSION_TOKEN is set without"),
+        (
+            {"FFMPEG_TASKS_DATABASE": "postgresql://db/tasks"},
+            "FFMPEG_TASKS_DATABASE: 'postgresql://db/tasks' is not a SQLite file",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(variables: dict[str, str], message: str) -> None:

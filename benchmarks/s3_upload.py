@@ -8,7 +8,7 @@ building the client plus the upload, in the child (imports happen before the clo
 One untimed upload per arm warms the server up first. Objects are deleted after each upload (moto
 keeps them in memory). Target: a time ratio of at most 1.0.
 
-    uv run python benchmarks/s3_upload_vs_boto3.py [--runs 3] [--size-mib 1024]
+    uv run python benchmarks/s3_upload.py [--runs 3] [--size-mib 1024]
 """
 
 from __future__ import annotations
