@@ -36,32 +36,69 @@ _SI_PREFIXES = {
     "d": -1, "h": 2, "k": 3, "K": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18, "Z": 21,
     "Y": 24,
 }  # fmt: skip
-# av_strtod: strtod (which reads a sign, "inf", "nan", hex) or strtoul for "0x...".
-_NUMBER = re.compile(
-    r"[+-]?(?:0[xX][0-9a-fA-F]+|(?i:inf(?:inity)?|nan)|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+# av_strtod reads text that starts with "0x" with strtoul: a hex integer, no sign, no fraction.
+_HEX_INTEGER = re.compile(r"0[xX][0-9a-fA-F]+")
+# Anything else with C's strtod, which takes a sign of its own (so "++0x1p4", after the sign
+# parse_pow eats, is a signed hex float), "inf", "nan", hex floats and decimals.
+_STRTOD = re.compile(
+    r"[+-]?(?:0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
+    r"|(?i:inf(?:inity)?|nan)|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
 )
+_ULONG_MAX = 2**64 - 1
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _fold_min(values: Sequence[float]) -> float:
-    return min(values)
+def _finite_or_same(function: Callable[[float], float]) -> Callable[[Sequence[float]], float]:
+    """C's floor/ceil/trunc/round return inf and nan unchanged; Python's raise."""
+    return lambda v: v[0] if not math.isfinite(v[0]) else float(function(v[0]))
 
 
-_FOLDABLE: dict[str, Callable[[Sequence[float]], float]] = {
-    "abs": lambda v: abs(v[0]),
-    "ceil": lambda v: float(math.ceil(v[0])),
-    "floor": lambda v: float(math.floor(v[0])),
-    "trunc": lambda v: float(math.trunc(v[0])),
-    "round": lambda v: float(round(v[0])),
-    "sqrt": lambda v: math.sqrt(v[0]),
-    "max": max,
-    "min": _fold_min,
-    "pow": lambda v: math.pow(v[0], v[1]),
-    "hypot": lambda v: math.hypot(v[0], v[1]),
-    "if": lambda v: v[1] if v[0] else (v[2] if len(v) > 2 else 0.0),
-    "ifnot": lambda v: v[1] if not v[0] else (v[2] if len(v) > 2 else 0.0),
-    "clip": lambda v: max(min(v[0], v[2]), v[1]),
-    "mod": lambda v: math.fmod(v[0], v[1]),
+def _c_round(value: float) -> float:
+    return math.copysign(math.floor(abs(value) + 0.5), value)  # half away from zero, as C
+
+
+def _c_max(v: Sequence[float]) -> float:
+    return max(v[1], v[0])  # eval.c's comparison: max(nan, 5) is 5
+
+
+def _c_min(v: Sequence[float]) -> float:
+    return min(v[0], v[1])
+
+
+def _c_clip(v: Sequence[float]) -> float:
+    value, low, high = v
+    if math.isnan(value) or math.isnan(low) or math.isnan(high) or low > high:
+        return math.nan
+    return low if value < low else min(value, high)
+
+
+def _c_mod(v: Sequence[float]) -> float:
+    quotient = _divide(v[0], v[1])  # eval.c: d - floor(d / d2) * d2, not fmod
+    whole = quotient if not math.isfinite(quotient) else math.floor(quotient)
+    return v[0] - whole * v[1]
+
+
+def _c_sqrt(v: Sequence[float]) -> float:
+    return math.nan if v[0] < 0 else math.sqrt(v[0])
+
+
+#: Functions folded when their arguments are constant, each with the argument counts for which
+#: eval.c computes the same thing; any other call stays unknown.
+_FOLDABLE: dict[str, tuple[frozenset[int], Callable[[Sequence[float]], float]]] = {
+    "abs": (frozenset({1}), lambda v: abs(v[0])),
+    "ceil": (frozenset({1}), _finite_or_same(math.ceil)),
+    "floor": (frozenset({1}), _finite_or_same(math.floor)),
+    "trunc": (frozenset({1}), _finite_or_same(math.trunc)),
+    "round": (frozenset({1}), _finite_or_same(_c_round)),
+    "sqrt": (frozenset({1}), _c_sqrt),
+    "max": (frozenset({2}), _c_max),
+    "min": (frozenset({2}), _c_min),
+    "pow": (frozenset({2}), lambda v: _power(v[0], v[1])),
+    "hypot": (frozenset({2}), lambda v: math.hypot(v[0], v[1])),
+    "if": (frozenset({2, 3}), lambda v: v[1] if v[0] else (v[2] if len(v) > 2 else 0.0)),
+    "ifnot": (frozenset({2, 3}), lambda v: v[1] if not v[0] else (v[2] if len(v) > 2 else 0.0)),
+    "clip": (frozenset({3}), _c_clip),
+    "mod": (frozenset({2}), _c_mod),
 }
 
 
@@ -135,23 +172,27 @@ class _Parser:
         return value
 
     def _factor(self) -> float | None:
-        sign = 1.0
-        if self._peek() in ("+", "-"):
-            sign = -1.0 if self._peek() == "-" else 1.0
-            self.pos += 1
-        value = self._primary()
+        sign, value = self._signed_primary()
         while self._peek() == "^":
             self.pos += 1
-            exponent_sign = 1.0
-            if self._peek() in ("+", "-"):
-                exponent_sign = -1.0 if self._peek() == "-" else 1.0
-                self.pos += 1
-            exponent = self._primary()
+            exponent_sign, exponent = self._signed_primary()
             if value is None or exponent is None:
                 value = None
             else:
                 value = _power(value, exponent_sign * exponent)
         return None if value is None else sign * value
+
+    def _signed_primary(self) -> tuple[float, float | None]:
+        """eval.c's parse_dB and parse_pow: one sign, kept by the number in ``-3dB``."""
+        char = self._peek()
+        if char == "-":
+            number = _STRTOD.match(self.source, self.pos)
+            if number and self.source.startswith("dB", number.end()):
+                return 1.0, self._primary()  # -3dB is 10^(-3/20), not -(3dB)
+        if char in ("+", "-"):
+            self.pos += 1
+            return (-1.0 if char == "-" else 1.0), self._primary()
+        return 1.0, self._primary()
 
     def _primary(self) -> float | None:
         char = self._peek()
@@ -160,7 +201,7 @@ class _Parser:
             value = self.expression()
             self._expect(")")
             return value
-        number = _NUMBER.match(self.source, self.pos)
+        number = _HEX_INTEGER.match(self.source, self.pos) or _STRTOD.match(self.source, self.pos)
         if number:
             return self._number(number.group())
         name = _IDENTIFIER.match(self.source, self.pos)
@@ -179,20 +220,23 @@ class _Parser:
             self.pos += 1
             values.append(self.expression())
         self._expect(")")
-        fold = _FOLDABLE.get(function)
-        if fold is None or any(v is None for v in values):
+        arities, fold = _FOLDABLE.get(function, (frozenset(), None))
+        if fold is None or len(values) not in arities or any(v is None for v in values):
             return None
         try:
             return fold([v for v in values if v is not None])
-        except (ArithmeticError, ValueError, IndexError):
+        except OverflowError:
             return math.inf
 
     def _number(self, digits: str) -> float:
         self.pos += len(digits)
-        sign = -1.0 if digits.startswith("-") else 1.0
-        unsigned = digits.lstrip("+-")
-        value = float(int(unsigned, 16)) if unsigned[:2].lower() == "0x" else float(unsigned)
-        value *= sign
+        try:
+            if _HEX_INTEGER.fullmatch(digits):
+                value = float(min(int(digits, 16), _ULONG_MAX))  # strtoul saturates
+            else:
+                value = float.fromhex(digits) if "x" in digits.lower() else float(digits)
+        except OverflowError:
+            value = math.copysign(math.inf, -1.0 if digits.startswith("-") else 1.0)
         rest = self.source[self.pos : self.pos + 2]
         if rest == "dB":
             self.pos += 2
@@ -224,7 +268,14 @@ def _divide(left: float, right: float) -> float:
 
 
 def _power(base: float, exponent: float) -> float:
+    """C's pow: where Python's raises, C gives an infinity or nan."""
+    base, exponent = float(base), float(exponent)
+    odd = math.isfinite(exponent) and exponent.is_integer() and abs(exponent) % 2 == 1
     try:
         return math.pow(base, exponent)
-    except (OverflowError, ValueError):
-        return math.inf
+    except OverflowError:
+        return -math.inf if base < 0 and odd else math.inf
+    except ValueError:
+        if base == 0:  # to a negative power
+            return math.copysign(math.inf, base) if odd else math.inf
+        return math.nan  # a negative base to a fractional power

@@ -36,6 +36,7 @@ from ._errors import (
 from ._models import Health, Output, Progress, Task, TaskPhase, TaskStatus, utcnow
 from ._policy import CommandPolicy
 from ._protocols import Fetcher, Runner, TaskStore, Uploader
+from ._sanitize import sanitize_line, sanitize_stderr
 from ._workdir import task_workdir
 
 __all__ = ["TaskManager"]
@@ -74,7 +75,8 @@ class TaskManager:
         timeout: Default wall-clock limit of one run in seconds (a task's own ``timeout`` wins).
         workdir_root: Parent folder of the per-task work folders; the system temp dir by default.
         progress_interval: Least seconds between two progress writes to the store.
-        poll_interval: How often waiters re-read the store for changes made by other processes.
+        poll_interval: How often waiters and runs re-read the store for changes made by other
+            processes (a cancel from another process stops a run within this many seconds).
         health_details: Extra facts ``health()`` reports (set by ``from_env``).
     """
 
@@ -109,6 +111,7 @@ class TaskManager:
         self._workdir_root = None if workdir_root is None else Path(workdir_root)
         self._progress_interval = progress_interval
         self._health_details = dict(health_details or {})
+        self._poll_interval = poll_interval
         self._changes = ChangeFeed(self._store.get, poll_interval=poll_interval)
         self._limiter: anyio.CapacityLimiter | None = None
         self._scopes: dict[str, anyio.CancelScope] = {}
@@ -376,7 +379,7 @@ class TaskManager:
                 finished_at=utcnow(),
             )
             try:
-                # A task running in another process notices at its next progress write.
+                # A run in another process notices within its poll_interval and stops.
                 await self._store.update(ended, expected=task.status)
             except InvalidTransitionError:
                 continue  # it changed meanwhile (claimed, finished): look again
@@ -437,13 +440,13 @@ class TaskManager:
         status, error = TaskStatus.FAILED, None
         try:
             with scope, anyio.fail_after(limit) if limit is not None else nullcontext():
-                await run.work()
+                await self._work_until_cancelled_elsewhere(run, scope)
             status = TaskStatus.CANCELLED if scope.cancelled_caught else TaskStatus.COMPLETED
             error = "cancelled" if scope.cancelled_caught else None
         except FfmpegTasksError as exc:
             if isinstance(exc, RunError):
                 run.log = exc.stderr_tail
-            error = _describe_failure(run.phase, exc)
+            error = _describe_failure(run.phase, exc, run.workdir)
         except TimeoutError as exc:
             if limit is None:
                 error = f"{_FAILED_STEP[run.phase]}: {exc or 'timed out'}"
@@ -460,6 +463,32 @@ class TaskManager:
             with anyio.CancelScope(shield=True):
                 final = await self._finish(task.id, status, error, run.outputs, run.log)
         return final
+
+    async def _work_until_cancelled_elsewhere(self, run: _Run, scope: anyio.CancelScope) -> None:
+        """Run the task while watching the store: another process sharing it may cancel it."""
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._cancel_when_no_longer_running, run.task_id, scope)
+            try:
+                await run.work()
+            except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped
+                failure = exc
+            finally:
+                group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def _cancel_when_no_longer_running(self, task_id: str, scope: anyio.CancelScope) -> None:
+        while True:
+            await anyio.sleep(self._poll_interval)
+            try:
+                task = await self._store.get(task_id)
+            except Exception:
+                logger.warning("task %s: could not re-read its status", task_id, exc_info=True)
+                continue
+            if task.status is not TaskStatus.RUNNING:
+                scope.cancel()
+                return
 
     async def _finish(
         self,
@@ -505,6 +534,8 @@ class _Run:
     def __init__(self, manager: TaskManager, task: Task) -> None:
         self._manager = manager
         self._task = task
+        #: The task this run belongs to.
+        self.task_id = task.id
         self._last_progress_write = -math.inf
         #: The step in progress, for error messages.
         self.phase = TaskPhase.FETCHING
@@ -512,14 +543,21 @@ class _Run:
         self.outputs: list[Output] = []
         #: ffmpeg's stderr tail, once it ran.
         self.log: str | None = None
+        #: The private work folder, once made (its path is kept out of error messages).
+        self.workdir: Path | None = None
 
     async def work(self) -> None:
         manager, task = self._manager, self._task
         parsed = parse_command(task.command, task.input_files, task.output_filename)
+        # Again, not only at register: the store may be shared with a looser policy.
+        manager._policy.check(
+            parsed, input_files=task.input_files, output_filename=task.output_filename
+        )
         args = manager._policy.build_args(parsed, output_filename=task.output_filename)
         async with task_workdir(task.id, root=manager._workdir_root) as workdir:
+            self.workdir = workdir
             await self._fetch_inputs(workdir)
-            await self._enter(TaskPhase.ENCODING, progress=0.0)
+            await self._enter(TaskPhase.ENCODING, progress=None)  # known once ffmpeg says
             self.log = await manager._runner.run(
                 args, workdir=workdir, on_progress=self._on_progress
             )
@@ -569,12 +607,15 @@ class _Run:
         await self._manager._save_running(self._task)
 
 
-def _describe_failure(phase: TaskPhase, exc: FfmpegTasksError) -> str:
-    message = f"{_FAILED_STEP[phase]}: {exc}"
-    if isinstance(exc, RunError) and exc.stderr_tail:
-        tail = exc.stderr_tail.strip().splitlines()[-_ERROR_TAIL_LINES:]
-        message += "\nffmpeg's last output:\n" + "\n".join(tail)
-    return message
+def _describe_failure(phase: TaskPhase, exc: FfmpegTasksError, workdir: Path | None) -> str:
+    """The step that failed and why; what ffmpeg printed is sanitised (the raw tail is the log)."""
+    if isinstance(exc, InvalidTaskError):
+        return f"refused by this manager's command policy: {exc}"
+    if not isinstance(exc, RunError):
+        return f"{_FAILED_STEP[phase]}: {exc}"
+    message = f"{_FAILED_STEP[phase]}: {sanitize_line(str(exc), workdir=workdir)}"
+    tail = sanitize_stderr(exc.stderr_tail, workdir=workdir, max_lines=_ERROR_TAIL_LINES)
+    return f"{message}\nffmpeg's last output:\n{tail}" if tail else message
 
 
 def _check_id(task_id: object) -> str:

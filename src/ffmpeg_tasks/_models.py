@@ -11,6 +11,7 @@ import enum
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -69,8 +70,9 @@ def _optional_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
-def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
+def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
+    """A read-only copy: a Task handed out can never change what the store holds."""
+    return MappingProxyType(dict(value))
 
 
 def _outputs(value: Iterable[Output]) -> tuple[Output, ...]:
@@ -120,7 +122,7 @@ class Task:
     #: The ffmpeg arguments as the caller sent them (a leading ``ffmpeg`` is allowed).
     command: str
     #: Input file name used in the command -> URL it is fetched from.
-    input_files: Mapping[str, str] = attrs.field(converter=_str_dict)
+    input_files: Mapping[str, str] = attrs.field(converter=_frozen_mapping, hash=False)
     #: The file name the command writes, uploaded when ffmpeg succeeds.
     output_filename: str
     #: Life-cycle state.
@@ -251,7 +253,7 @@ class Health:
     #: Things the operator should fix or know (e.g. strict policy without a sandbox).
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     #: Extra facts from the adapters (sandbox, storage), for display.
-    details: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict)
+    details: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
 
     @property
     def ok(self) -> bool:

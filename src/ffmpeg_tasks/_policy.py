@@ -11,7 +11,8 @@ model" page of the documentation for what this does and does not guarantee.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -426,22 +427,39 @@ class CommandPolicy:
         for name in ("filter_threads", "filter_complex_threads"):
             if name not in given:
                 args += [f"-{name}", threads]
-        inserts: dict[int, list[str]] = {}
+        inserts: defaultdict[int, list[str]] = defaultdict(list)
         whitelist = ",".join(sorted(self.demuxers))
         for group in scanned.inputs:
-            guard = [] if _has(group.options, "threads") else ["-threads", threads]
-            guard += ["-max_pixels", pixels, "-protocol_whitelist", INPUT_PROTOCOLS]
-            inserts[group.index] = [*guard, "-format_whitelist", whitelist]
+            _guard_threads(inserts, group.options, group.index, threads)
+            inserts[group.index] += ["-max_pixels", pixels, "-protocol_whitelist", INPUT_PROTOCOLS]
+            inserts[group.index] += ["-format_whitelist", whitelist]
         output = scanned.output_options
-        guard = [] if _has(output, "threads") else ["-threads", threads]
-        guard += ["-max_pixels", pixels]
+        _guard_threads(inserts, output, scanned.output_index, threads)
+        guard = ["-max_pixels", pixels]
         if not (_has(output, "t") or _has(output, "to")):
             guard += ["-t", f"{self.max_duration:g}"]
-        inserts[scanned.output_index] = [*guard, "-fs", str(self.max_output_bytes)]
+        inserts[scanned.output_index] += [*guard, "-fs", str(self.max_output_bytes)]
         for index, token in enumerate(parsed.args):
             args += inserts.get(index, [])
             args.append(token)
         return tuple(args)
+
+
+def _guard_threads(
+    inserts: defaultdict[int, list[str]],
+    options: Sequence[Occurrence],
+    end: int,
+    threads: str,
+) -> None:
+    """Our ``-threads`` for one input or the output, unless the caller set one for all streams.
+
+    Placed before the caller's options, so a per-stream ``-threads:a 1`` (bounded by
+    ``check``) still wins for its streams while ours covers every other stream.
+    """
+    if any(option.name == "threads" and not option.specifier for option in options):
+        return
+    start = min((option.index for option in options), default=end)
+    inserts[start] += ["-threads", threads]
 
 
 def _has(options: Iterable[Occurrence], name: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["sanitize_stderr"]
+__all__ = ["sanitize_line", "sanitize_stderr"]
 
 #: A line is kept only when it says something went wrong (or may go wrong).
 DIAGNOSTIC = re.compile(
@@ -22,7 +22,7 @@ DIAGNOSTIC = re.compile(
     re.IGNORECASE,
 )
 #: Quoted values kept as they are: names of filters, options, codecs, files, formats.
-NAME_LIKE = re.compile(r"[A-Za-z0-9_.@+-]{1,32}")
+NAME_LIKE = re.compile(r"[A-Za-z0-9_.@+-]{1,32}|\d{1,3}(?::[A-Za-z0-9]{1,8}){1,3}")
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -70,23 +70,36 @@ def sanitize_stderr(
     Returns:
         The cleaned lines joined by ``\\n``; empty when no diagnostic line remains.
     """
-    folders = _folder_spellings(workdir)
-    text = _ANSI.sub("", text)
-    for folder in folders:
-        text = text.replace(folder + "/", "").replace(folder, ".")
-    text = _redact_quotes(text)
+    text = _redact_quotes(_strip_workdir(_ANSI.sub("", text), workdir))
     kept: list[str] = []
     for raw in re.split(r"[\r\n]+", text):
         line = _CONTROL.sub("", raw).strip()
-        if not line or not DIAGNOSTIC.search(line):
-            continue
-        line = _POINTER.sub("0x…", _ADDRESS.sub("", line))
-        line = _ECHO.sub(lambda m: f"{m.group(1)} …", line)
-        line = _ABSOLUTE.sub("<path>", line)
-        if len(line) > max_line_chars:
-            line = line[: max_line_chars - 1] + "…"
-        kept.append(line)
+        if line and DIAGNOSTIC.search(line):
+            kept.append(_scrub(line, max_line_chars))
     return "\n".join(kept[-max_lines:]) if max_lines > 0 else ""
+
+
+def sanitize_line(line: str, *, workdir: Path | None = None, max_chars: int = 200) -> str:
+    """Rules 1, 2, 4 and 5 of :func:`sanitize_stderr` for one message that must stay whole.
+
+    For a failure message that quotes one of ffmpeg's lines (``ffmpeg exited with status 1:
+    ...``): it is kept even without a diagnostic word, its line breaks become spaces.
+    """
+    text = _redact_quotes(_strip_workdir(_ANSI.sub("", line), workdir))
+    return _scrub(" ".join(_CONTROL.sub("", text).split()), max_chars)
+
+
+def _strip_workdir(text: str, workdir: Path | None) -> str:
+    for folder in _folder_spellings(workdir):
+        text = text.replace(folder + "/", "").replace(folder, ".")
+    return text
+
+
+def _scrub(line: str, max_chars: int) -> str:
+    line = _POINTER.sub("0x…", _ADDRESS.sub("", line))
+    line = _ECHO.sub(lambda m: f"{m.group(1)} …", line)
+    line = _ABSOLUTE.sub("<path>", line)
+    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
 
 
 def _folder_spellings(workdir: Path | None) -> list[str]:

@@ -14,6 +14,7 @@ from urllib.request import url2pathname
 import anyio
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from ._errors import FfmpegTasksError
@@ -27,7 +28,9 @@ from .uploaders import LocalUploader
 
 __all__ = ["main"]
 
-console = Console(stderr=True, soft_wrap=True)
+#: Task text (commands, errors, paths) is never rich markup: it goes through ``escape``, and
+#: emoji codes are off so ``-map 0:v:0`` prints as written.
+console = Console(stderr=True, soft_wrap=True, emoji=False)
 T = TypeVar("T")
 
 #: What ``demo`` asks ffmpeg to do with the clip it makes.
@@ -67,7 +70,7 @@ async def _demo(dest: Path, seconds: int) -> None:
     health = await runner.health()
     if not health.ffmpeg_found:
         raise click.ClickException(health.error or "ffmpeg was not found")
-    console.print(f"ffmpeg {health.ffmpeg_version} at {health.ffmpeg_path}")
+    console.print(escape(f"ffmpeg {health.ffmpeg_version} at {health.ffmpeg_path}"))
     with tempfile.TemporaryDirectory(prefix="ffmpeg-tasks-demo-") as folder:
         source = Path(folder)
         console.print(f"making a {seconds} s test clip with ffmpeg's lavfi source...")
@@ -100,7 +103,7 @@ async def _demo(dest: Path, seconds: int) -> None:
             task = await manager.register(
                 DEMO_COMMAND, {"input.mp4": (source / "input.mp4").as_uri()}, "output.mp4"
             )
-            console.print(f"registered task {task.id}: ffmpeg {task.command}")
+            console.print(escape(f"registered task {task.id}: ffmpeg {task.command}"))
             done = await _run_with_progress(manager, task)
     _report(done)
 
@@ -261,10 +264,10 @@ async def _run_with_progress(manager: TaskManager, task: Task) -> Task:
 
 def _report(task: Task) -> None:
     if task.status is TaskStatus.COMPLETED:
-        console.print(f"[green]done[/green]: {task.output_url}")
+        console.print(f"[green]done[/green]: {escape(str(task.output_url))}")
         click.echo(task.output_url)
         return
-    console.print(f"[red]{task.status.value}[/red]: {task.error}")
+    console.print(f"[red]{task.status.value}[/red]: {escape(str(task.error))}")
     sys.exit(1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -112,9 +113,13 @@ async def test_a_failed_task_shows_its_error_but_never_ffmpegs_raw_log(
         status = (await client.get(f"/ffmpeg/status/{task_id}")).json()
     stored = await real_manager.get(task_id)
     assert stored.log, "the manager keeps ffmpeg's raw stderr"
+    assert re.search(r"@ 0x[0-9a-f]+", stored.log)  # the raw log has the context addresses...
     for answer in (done, status):
         assert answer["status"] == "failed"
         assert "Invalid data found when processing input" in answer["error"]
+        assert not re.search(r"0x[0-9a-f]{6,}", answer["error"])  # ...the answer has none
+        assert "whitelist" not in answer["error"]  # nor the server's own guard options
+        assert "/" not in answer["error"].replace("file://", "")  # nor any absolute path
         assert "log" not in answer
         assert "owner" not in answer
         assert set(answer) == TASK_KEYS

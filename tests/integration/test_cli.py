@@ -70,6 +70,16 @@ def test_run_reports_a_failed_task_and_exits_non_zero(tmp_path: Path) -> None:
     assert "Invalid data found when processing input" in result.stderr
 
 
+def test_errors_print_as_ffmpeg_wrote_them_not_as_markup(tmp_path: Path, media_dir: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["run", "-i in.mp4 -map 0:v:5 -c copy out.mp4", "--input", f"in.mp4={media_dir / 'clip.mp4'}",
+         "--output", "out.mp4", "--dest", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "0:v:5" in result.stderr  # not an emoji code, not a markup error
+
+
 def test_run_refuses_a_bad_task_before_running_anything(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main,

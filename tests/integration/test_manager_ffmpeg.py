@@ -67,13 +67,20 @@ async def setup(folders: tuple[Path, Path, Path]) -> AsyncIterator[Setup]:
 
 def ffmpeg_processes() -> list[psutil.Process]:
     """Our descendants that are ffmpeg (or the sandbox around it)."""
+    return [child for child, name in _live_children() if "ffmpeg" in name or name == "bwrap"]
+
+
+def ffmpeg_encoders() -> int:
+    """How many of our descendants are ffmpeg itself (not the sandbox around it)."""
+    return sum("ffmpeg" in name for _, name in _live_children())
+
+
+def _live_children() -> list[tuple[psutil.Process, str]]:
     found = []
     for child in psutil.Process().children(recursive=True):
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE and (
-                "ffmpeg" in child.name() or child.name() == "bwrap"
-            ):
-                found.append(child)
+        try:  # a child may end between listing it and asking about it
+            if child.status() != psutil.STATUS_ZOMBIE:
+                found.append((child, child.name()))
         except psutil.NoSuchProcess:
             continue
     return found
@@ -200,7 +207,8 @@ async def test_real_encodes_respect_max_concurrency(
     folders: tuple[Path, Path, Path], make_clip: MakeClip
 ) -> None:
     setup = build(folders, policy=CommandPolicy.trusted(), max_concurrency=2)
-    shutil.move(make_clip("short.mp4", seconds=0.6), setup.inputs / "short.mp4")
+    # -re reads the first 0.5 s at once: a 2 s clip keeps each encode running for ~1.5 s.
+    shutil.move(make_clip("short.mp4", seconds=2), setup.inputs / "short.mp4")
     most = 0
     async with setup.manager as manager:
         ids = [
@@ -219,7 +227,7 @@ async def test_real_encodes_respect_max_concurrency(
             nonlocal most
             while not finished:
                 running = len(await manager.list(TaskStatus.RUNNING))
-                encoders = sum("ffmpeg" in p.name() for p in ffmpeg_processes())
+                encoders = ffmpeg_encoders()
                 most = max(most, running, encoders)
                 await anyio.sleep(0.01)
 

@@ -61,14 +61,29 @@ def test_input_guards_come_right_before_each_i_after_the_callers_options() -> No
     )
     assert args[first - 11 : first - 7] == ("-ss", "1", "-threads", "2")  # theirs, then ours
     second = args.index("b.mp4")
-    assert args[second - 11 : second - 7] == ("-t", "3", "-threads", "4")  # no -threads: ours
+    # No -threads of theirs: ours, before their options for that input.
+    assert args[second - 11 : second - 7] == ("-threads", "4", "-t", "3")
+
+
+def test_a_per_stream_threads_does_not_lift_the_cap_for_the_other_streams() -> None:
+    args = accepts(
+        CommandPolicy.strict(),
+        "-threads:a 1 -i a.mp4 -threads:a 1 -c:v libx264 out.mp4",
+        ["a.mp4"],
+        "out.mp4",
+    )
+    # Ours first, for every stream; the caller's (bounded) per-stream value after it wins.
+    first = args.index("-threads:a")
+    assert args[first - 2 : first + 2] == ("-threads", "4", "-threads:a", "1")
+    second = args.index("-threads:a", first + 1)
+    assert args[second - 2 : second + 2] == ("-threads", "4", "-threads:a", "1")
 
 
 def test_output_caps_come_right_before_the_output_name() -> None:
     policy = CommandPolicy.strict(max_duration=60, max_output_bytes=1000)
     args = accepts(policy, "-i a.mp4 -c copy out.mp4", ["a.mp4"], "out.mp4")
     assert args[-11:] == (
-        *("-c", "copy", "-threads", "4", "-max_pixels", "58982400"),
+        *("-threads", "4", "-c", "copy", "-max_pixels", "58982400"),
         *("-t", "60", "-fs", "1000"),
         "out.mp4",
     )

@@ -159,6 +159,15 @@ def violations(args: tuple[str, ...], inputs: list[str], output: str) -> list[st
                 found.append(f"an oversized value or a file in {value!r}")
     if args[-1] != output or not SAFE_NAME.fullmatch(output):
         found.append(f"output {args[-1]}")
+    # Every input and the output get a -threads for all streams (a per-stream one is not enough).
+    segments, start = [], 0
+    for index, token in enumerate(args):
+        if token == "-i":
+            segments.append(args[start:index])
+            start = index + 2
+    segments.append(args[start:-1])
+    if any("-threads" not in segment for segment in segments):
+        found.append("an input or the output without a -threads for all its streams")
     return found
 
 
@@ -170,6 +179,7 @@ def test_the_checker_sees_what_it_must() -> None:
         ("-i a.mp4 -vf 'drawbox=\\/color=/etc/passwd' out.mp4", ["a.mp4"], "out.mp4"),
         ("-f lavfi -i a.mp4 out.mp4", ["a.mp4"], "out.mp4"),
         ("-i a.mp4 -threads 512 out.mp4", ["a.mp4"], "out.mp4"),
+        ("-threads:a 1 -i a.mp4 -threads:a 1 out.mp4", ["a.mp4"], "out.mp4"),
     ]
     for command, inputs, output in bad:
         assert violations(accepts(trusted, command, inputs, output), inputs, output), command

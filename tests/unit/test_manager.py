@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import anyio
@@ -13,6 +13,7 @@ from ffmpeg_tasks import (
     ConfigurationError,
     InvalidTaskError,
     InvalidTransitionError,
+    ProgressCallback,
     Task,
     TaskManager,
     TaskNotFoundError,
@@ -57,6 +58,18 @@ async def test_register_returns_a_pending_task() -> None:
     assert task.output_url is None
     assert await manager.get(task.id) == task
     assert fetcher.fetched == []  # registering downloads nothing
+
+
+async def test_a_registered_task_cannot_be_changed_behind_the_managers_back() -> None:
+    manager, _, _, _ = make_manager()
+    files = {"a.mp4": URL_A}
+    task = await manager.register(COMMAND, files, "out.mp4")
+    files["a.mp4"] = "file:///etc/passwd"  # the caller's dict is copied...
+    with pytest.raises(TypeError):
+        task.input_files["a.mp4"] = "file:///etc/passwd"  # type: ignore[index]
+    stored = await manager.get(task.id)
+    assert stored.input_files == {"a.mp4": URL_A}  # ...and the task's own is read-only
+    assert hash(stored) == hash(task)
 
 
 async def test_execute_runs_to_completion() -> None:
@@ -134,8 +147,9 @@ async def test_watch_reports_phases_in_order() -> None:
     assert phases[0] is TaskPhase.FETCHING
     assert phases.index(TaskPhase.ENCODING) < phases.index(TaskPhase.UPLOADING)
     fractions = [s.progress for s in seen if s.phase is TaskPhase.ENCODING]
-    assert None not in fractions
-    assert fractions == sorted(f for f in fractions if f is not None)
+    assert fractions[0] is None  # unknown until ffmpeg reports its first position
+    assert None not in fractions[1:]
+    assert fractions[1:] == sorted(f for f in fractions if f is not None)
     assert len(set(fractions)) >= 3  # progress arrives during the encode, not only at the end
     assert seen[-1].status is TaskStatus.COMPLETED
 
@@ -204,6 +218,53 @@ async def test_cancel_from_another_manager_sharing_the_store() -> None:
             while runner.running:
                 await anyio.sleep(0.01)
     assert done.status is TaskStatus.CANCELLED
+
+
+class SilentRunner(FakeRunner):
+    """An ffmpeg whose duration is unknown: it runs for a long time and never reports progress."""
+
+    async def run(
+        self, args: Sequence[str], *, workdir: Path, on_progress: ProgressCallback | None = None
+    ) -> str:
+        return await super().run(args, workdir=workdir, on_progress=None)
+
+
+async def test_a_cancel_from_another_manager_stops_a_run_that_reports_no_progress() -> None:
+    store = MemoryStore()
+    runner = SilentRunner(duration=30, steps=1)
+    worker = TaskManager(
+        store, FakeFetcher({URL_A: b"A"}), runner, FakeUploader(), poll_interval=0.05
+    )
+    other = TaskManager(store, FakeFetcher(), FakeRunner(), FakeUploader())
+    async with worker:
+        task = await worker.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+        await worker.start(task.id)
+        while not runner.running:
+            await anyio.sleep(0.01)
+        await other.cancel(task.id)
+        with anyio.fail_after(2):  # noticed by re-reading the store, not at a progress write
+            while runner.running:
+                await anyio.sleep(0.01)
+    assert (await store.get(task.id)).status is TaskStatus.CANCELLED
+
+
+async def test_a_stored_task_is_checked_against_the_running_managers_policy() -> None:
+    store = MemoryStore()
+    loose = TaskManager(store, FakeFetcher(), FakeRunner(), FakeUploader(),
+                        policy=CommandPolicy.trusted())  # fmt: skip
+    strict, fetcher, runner, _ = make_manager()
+    strict._store = store  # the same store, shared as two processes would share it
+    task = await loose.register(
+        "-i a.mp4 -vf movie=/etc/passwd -threads 512 out.mp4", {"a.mp4": URL_A}, "out.mp4"
+    )
+    done = await strict.execute(task.id)
+    assert done.status is TaskStatus.FAILED
+    assert done.error is not None
+    assert done.error.startswith("refused by this manager's command policy: ")
+    assert "movie" in done.error
+    assert runner.calls == []
+    assert fetcher.fetched == []
+    assert done.input_files == {"a.mp4": URL_A}  # the task keeps its record
 
 
 async def test_per_task_timeout_fails_the_task() -> None:
