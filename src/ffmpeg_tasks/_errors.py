@@ -47,7 +47,8 @@ class TaskNotFoundError(FfmpegTasksError, LookupError):
     """No task with the given id exists in the store."""
 
     def __init__(self, task_id: str) -> None:
-        super().__init__(f"no task with id {task_id!r}")
+        shown = task_id if len(task_id) <= 100 else task_id[:100] + "…"  # ids come from strangers
+        super().__init__(f"no task with id {shown!r}")
         #: The id that was looked up.
         self.task_id = task_id
 

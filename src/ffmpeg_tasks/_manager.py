@@ -71,7 +71,8 @@ class TaskManager:
         runner: How ffmpeg runs.
         uploader: Where outputs go.
         policy: What commands are accepted; :meth:`CommandPolicy.strict` unless given.
-        max_concurrency: Tasks encoding at once in this manager; defaults to the CPU count.
+        max_concurrency: Tasks running at once in this manager; defaults to the number of CPUs
+            this process may use.
         timeout: Default wall-clock limit of one run in seconds (a task's own ``timeout`` wins).
         workdir_root: Parent folder of the per-task work folders; the system temp dir by default.
         progress_interval: Least seconds between two progress writes to the store.
@@ -106,7 +107,7 @@ class TaskManager:
         self._runner = runner if runner is not None else default_runner()
         self._uploader = uploader if uploader is not None else default_uploader()
         self._policy = policy if policy is not None else CommandPolicy.strict()
-        self._max_concurrency = max_concurrency or os.cpu_count() or 1
+        self._max_concurrency = max_concurrency or _usable_cpus()
         self._timeout = _check_timeout(timeout, "timeout")
         self._workdir_root = None if workdir_root is None else Path(workdir_root)
         self._progress_interval = progress_interval
@@ -327,7 +328,10 @@ class TaskManager:
             TaskNotFoundError: no task has that id.
             WaitTimeoutError: ``timeout`` seconds passed first; the task goes on.
         """
-        timeout = _check_timeout(timeout, "timeout")
+        timeout = _check_timeout(timeout, "timeout", zero_ok=True)
+        task = await self._store.get(_check_id(task_id))
+        if task.status.is_terminal:
+            return task  # also with timeout=0, which asks "has it ended?"
         with anyio.move_on_after(math.inf if timeout is None else timeout):
             async with aclosing(self.watch(task_id)) as changes:
                 async for task in changes:
@@ -618,21 +622,28 @@ def _describe_failure(phase: TaskPhase, exc: FfmpegTasksError, workdir: Path | N
     return f"{message}\nffmpeg's last output:\n{tail}" if tail else message
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's share), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _check_id(task_id: object) -> str:
     if not isinstance(task_id, str) or not task_id:
         raise InvalidTaskError(f"task id must be a non-empty string, got {task_id!r}")
     return task_id
 
 
-def _check_timeout(value: object, name: str) -> float | None:
+def _check_timeout(value: object, name: str, *, zero_ok: bool = False) -> float | None:
     if value is None:
         return None
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not (math.isfinite(value) and value > 0)
+        or not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0)))
     ):
-        raise InvalidTaskError(
-            f"{name} must be a positive number of seconds or None, got {value!r}"
-        )
+        kind = "zero or more" if zero_ok else "a positive number of"
+        raise InvalidTaskError(f"{name} must be {kind} seconds or None, got {value!r}")
     return float(value)

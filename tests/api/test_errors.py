@@ -51,6 +51,12 @@ async def test_unknown_task_is_404(client: httpx.AsyncClient, method: str, path:
     assert detail_of(response) == "no task with id 'no-such-task'"
 
 
+async def test_a_huge_unknown_id_is_not_echoed_whole(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ffmpeg/status/" + "x" * 5000)
+    assert response.status_code == 404
+    assert detail_of(response) == f"no task with id '{'x' * 100}…'"
+
+
 async def test_executing_twice_is_409(client: httpx.AsyncClient) -> None:
     task_id = (await client.post("/ffmpeg/register", json=TASK_BODY)).json()["task_id"]
     assert (await client.post(f"/ffmpeg/execute/{task_id}")).status_code == 200

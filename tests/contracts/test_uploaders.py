@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +55,19 @@ class TestLocalUploader(UploaderContract):
         assert await self.read_back(output) == b"once"
         # nothing half-written is left beside it
         assert sorted(p.name for p in (uploader.directory / "t1").iterdir()) == ["out.mp4"]
+
+    @pytest.mark.anyio
+    async def test_outputs_get_the_mode_the_umask_gives_new_files(self, tmp_path: Path) -> None:
+        source = tmp_path / "out.mp4"
+        source.write_bytes(b"data")
+        previous = os.umask(0o027)
+        try:
+            uploader = LocalUploader(tmp_path / "store")
+        finally:
+            os.umask(previous)
+        output = await uploader.upload(source, task_id="t1", name="out.mp4")
+        stored = Path(url2pathname(urlsplit(output.url).path))
+        assert stat.S_IMODE(stored.stat().st_mode) == 0o640  # not mkstemp's 0600
 
     @pytest.mark.anyio
     async def test_refuses_symlinks_and_bad_names(

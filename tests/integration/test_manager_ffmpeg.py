@@ -12,9 +12,10 @@ import psutil
 import pytest
 
 from ffmpeg_tasks import CommandPolicy, Task, TaskManager, TaskPhase, TaskStatus
-from ffmpeg_tasks.fetchers import LocalFetcher
+from ffmpeg_tasks.fetchers import HttpFetcher, LocalFetcher
 from ffmpeg_tasks.runners import SubprocessRunner
 from ffmpeg_tasks.uploaders import LocalUploader
+from tests.fixtures.http_server import HttpServer
 from tests.fixtures.media import DecodedDuration, MakeClip
 
 pytestmark = pytest.mark.anyio
@@ -237,3 +238,57 @@ async def test_real_encodes_respect_max_concurrency(
             finished = True
     assert [task.status for task in results] == [TaskStatus.COMPLETED] * 6
     assert most == 2
+
+
+async def test_inputs_are_fetched_at_the_same_time(
+    folders: tuple[Path, Path, Path], media_dir: Path, http_server: HttpServer
+) -> None:
+    body = (media_dir / "clip.mp4").read_bytes()
+    urls = {
+        name: http_server.add_slow_first_byte(f"/slow-{name}", body, delay=1.0)
+        for name in ("a.mp4", "b.mp4", "c.mp4")
+    }
+    setup = build(folders)
+    manager = TaskManager(
+        fetcher=HttpFetcher(allow_private_networks=True),
+        runner=SubprocessRunner(),
+        uploader=LocalUploader(setup.outputs),
+        workdir_root=setup.workdirs,
+    )
+    async with manager:
+        task = await manager.register(
+            "-i a.mp4 -i b.mp4 -i c.mp4 -map 0:v -map 1:a -map 2:a -c copy out.mkv",
+            urls,
+            "out.mkv",
+        )
+        started = anyio.current_time()
+        done = await manager.execute(task.id)
+        elapsed = anyio.current_time() - started
+    assert done.status is TaskStatus.COMPLETED, done.error
+    assert elapsed < 2.5, f"three 1 s downloads took {elapsed:.1f} s: they ran one after another"
+
+
+async def test_the_first_failed_input_stops_the_other_downloads(
+    folders: tuple[Path, Path, Path], http_server: HttpServer
+) -> None:
+    slow = http_server.add_slow_first_byte("/very-slow.mp4", b"x" * 1000, delay=30)
+    setup = build(folders)
+    manager = TaskManager(
+        fetcher=HttpFetcher(allow_private_networks=True),
+        runner=SubprocessRunner(),
+        uploader=LocalUploader(setup.outputs),
+        workdir_root=setup.workdirs,
+    )
+    async with manager:
+        task = await manager.register(
+            "-i a.mp4 -i b.mp4 -map 0 -map 1 -c copy out.mkv",
+            {"a.mp4": slow, "b.mp4": http_server.url("/missing.mp4")},
+            "out.mkv",
+        )
+        with anyio.fail_after(10):
+            done = await manager.execute(task.id)
+    assert done.status is TaskStatus.FAILED
+    assert done.error is not None
+    assert done.error.startswith("fetching inputs failed: ")
+    assert "404" in done.error
+    assert list(setup.workdirs.iterdir()) == []

@@ -171,8 +171,11 @@ async def test_start_returns_at_once_and_wait_gets_the_result() -> None:
             await manager.start(task.id)
         with pytest.raises(WaitTimeoutError):
             await manager.wait(task.id, timeout=0.01)
+        with pytest.raises(WaitTimeoutError, match="within 0 s"):
+            await manager.wait(task.id, timeout=0)  # "has it ended?": not yet
         done = await manager.wait(task.id, timeout=5)
     assert done.status is TaskStatus.COMPLETED
+    assert await manager.wait(task.id, timeout=0) == done
 
 
 async def test_cancel_a_running_task(opened: tuple[TaskManager, FakeRunner]) -> None:

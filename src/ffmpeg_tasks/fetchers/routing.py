@@ -18,7 +18,8 @@ class RoutingFetcher:
     Example::
 
         http = HttpFetcher()
-        fetcher = RoutingFetcher({"http": http, "https": http, "s3": S3Fetcher()})
+        s3 = S3Fetcher(["my-inputs"])  # the buckets inputs may come from
+        fetcher = RoutingFetcher({"http": http, "https": http, "s3": s3})
 
     Args:
         routes: Scheme (lower case, without ``:``) -> the fetcher for it. One fetcher may serve

@@ -28,6 +28,8 @@ class LocalUploader:
 
     def __init__(self, directory: str | os.PathLike[str] = "ffmpeg-tasks-output") -> None:
         self._directory = Path(directory).expanduser().absolute()
+        #: Mode of stored files: what ``open()`` would give them under this process's umask.
+        self._file_mode = 0o666 & ~_umask()
 
     def __repr__(self) -> str:
         return f"LocalUploader({str(self._directory)!r})"
@@ -58,12 +60,14 @@ class LocalUploader:
             raise UploadError(f"could not write {destination}: {exc.strerror or exc}") from exc
         return Output(name=name, url=destination.as_uri(), size=destination.stat().st_size)
 
-    @staticmethod
-    def _copy_then_link(source: Path, destination: Path) -> None:
+    def _copy_then_link(self, source: Path, destination: Path) -> None:
         fd, temporary = tempfile.mkstemp(
             prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
         )
-        os.close(fd)
+        try:
+            os.fchmod(fd, self._file_mode)  # mkstemp makes 0600, as for a secret
+        finally:
+            os.close(fd)
         try:
             shutil.copyfile(source, temporary)
             os.link(temporary, destination)
@@ -72,3 +76,10 @@ class LocalUploader:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+def _umask() -> int:
+    """The process's umask, read once when an uploader is made (reading it means setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
