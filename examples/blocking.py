@@ -1,13 +1,16 @@
 """The blocking facade, as in a plain script or a Jupyter cell: no async, no await.
 
-uv run --extra ffmpeg python examples/blocking.py https://example.com/video.mp4
+    uv run --extra ffmpeg python examples/blocking.py https://example.com/video.mp4 [--dest out]
+
+Inputs from loopback or private addresses are refused unless you pass --allow-private-networks.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from ffmpeg_tasks import SyncTaskManager, Task, TaskManager
+from ffmpeg_tasks import InvalidTaskError, SyncTaskManager, Task, TaskManager
 from ffmpeg_tasks.fetchers import HttpFetcher
 from ffmpeg_tasks.uploaders import LocalUploader
 
@@ -25,6 +28,22 @@ def extract_audio(url: str, *, dest: str = "out", allow_private_networks: bool =
         return tasks.execute(task.id)
 
 
-if __name__ == "__main__":
-    done = extract_audio(sys.argv[1])
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Extract a video's audio with ffmpeg-tasks.")
+    parser.add_argument("url")
+    parser.add_argument("--dest", default="out")
+    parser.add_argument("--allow-private-networks", action="store_true")
+    options = parser.parse_args()
+    try:
+        done = extract_audio(
+            options.url, dest=options.dest, allow_private_networks=options.allow_private_networks
+        )
+    except InvalidTaskError as exc:  # the message says what to change
+        print(f"refused: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(done.output_url or f"failed: {done.error}")
+    raise SystemExit(0 if done.output_url else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -40,11 +40,14 @@ def create_app(manager: TaskManager | None = None) -> Starlette:
             yield
 
     async def create_preview(request: Request) -> JSONResponse:
+        usage = 'send JSON: {"video_url": "https://...", "height": 360}'
         try:
             body: Any = await request.json()
-            url, height = body["video_url"], int(body.get("height", 360))
+            url, height = body["video_url"], body.get("height", 360)
         except (ValueError, KeyError, TypeError, AttributeError):
-            return problem(422, 'send JSON: {"video_url": "https://...", "height": 360}')
+            return problem(422, usage)
+        if not isinstance(url, str) or isinstance(height, bool) or not isinstance(height, int):
+            return problem(422, usage)  # 1e400, "360", true: a whole number or nothing
         if height not in HEIGHTS:
             return problem(422, f"height must be from {HEIGHTS.start} to {HEIGHTS.stop - 1}")
         try:

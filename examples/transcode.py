@@ -8,10 +8,11 @@ Inputs from loopback or private addresses are refused unless you pass --allow-pr
 from __future__ import annotations
 
 import argparse
+import sys
 
 import anyio
 
-from ffmpeg_tasks import Task, TaskManager
+from ffmpeg_tasks import InvalidTaskError, Task, TaskManager
 from ffmpeg_tasks.fetchers import HttpFetcher
 from ffmpeg_tasks.uploaders import LocalUploader
 
@@ -41,12 +42,19 @@ def main() -> None:
     parser.add_argument("--dest", default="out")
     parser.add_argument("--allow-private-networks", action="store_true")
     options = parser.parse_args()
-    done = anyio.run(
-        lambda: transcode(
-            options.url, dest=options.dest, allow_private_networks=options.allow_private_networks
+    try:
+        done = anyio.run(
+            lambda: transcode(
+                options.url,
+                dest=options.dest,
+                allow_private_networks=options.allow_private_networks,
+            )
         )
-    )
+    except InvalidTaskError as exc:  # the message says what to change
+        print(f"refused: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(done.output_url if done.output_url else f"failed: {done.error}")
+    raise SystemExit(0 if done.output_url else 1)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,12 @@ async def test_the_starlette_example_makes_a_preview(
         assert refused.status_code == 422
         assert "ftp" in refused.json()["detail"]
         assert (await client.post("/previews", content=b"{")).status_code == 422
+        for height in ("1e400", "360.5", '"360"', "true", "null"):
+            body = f'{{"video_url": "{url}", "height": {height}}}'.encode()
+            bad = await client.post("/previews", content=body)
+            assert bad.status_code == 422, (height, bad.text)
+        not_a_url = await client.post("/previews", json={"video_url": 5})
+        assert not_a_url.status_code == 422
         assert (await client.get("/previews/nope")).status_code == 404
 
     assert done.status.value == "completed", done.error
