@@ -7,12 +7,19 @@ whether or not earlier ones answered; latency counts from the scheduled time, so
 server cannot hide its stalls), first with no encode running, then with two real encodes of a
 720p clip running for the whole window. Target: p99 under 20 ms in both.
 
+The encodes run as the service runs them: ``SubprocessRunner``'s defaults, so at ``nice`` 10
+(process and autogroup; the niceness seen is printed). To tell CPU contention from a blocked
+event loop, each window also reports how long the server's threads and this load generator
+waited on the kernel's run queue (``/proc/<pid>/task/*/schedstat``): time a thread was ready
+to run but had no CPU.
+
     uv run --all-extras python benchmarks/api_latency.py [--rate 50] [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import gc
 import os
@@ -99,7 +106,18 @@ def api_server(folder: Path, key: str) -> Iterator[tuple[str, int]]:
         process.wait(30)
 
 
-@attrs.frozen
+def run_queue_ms(pid: int) -> float:
+    """Milliseconds the threads of ``pid`` have waited for a CPU so far (ready, not running)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended meanwhile
+    return total / 1e6
+
+
+@attrs.define
 class Window:
     """What one measuring window saw, in milliseconds."""
 
@@ -110,10 +128,13 @@ class Window:
     #: Scheduled send -> actual send: this client's own delay (high means the load generator
     #: itself was starved of CPU).
     lateness: list[float]
+    #: Run-queue wait over the window, all threads: the server's, and this load generator's.
+    server_waited: float = 0.0
+    client_waited: float = 0.0
 
 
 async def poll_at_fixed_rate(
-    client: httpx.AsyncClient, paths: list[str], *, rate: float, seconds: float
+    client: httpx.AsyncClient, paths: list[str], *, rate: float, seconds: float, server_pid: int
 ) -> Window:
     """GET ``paths`` in turn at ``rate`` per second, open-loop."""
     window = Window([], [], [])
@@ -132,12 +153,15 @@ async def poll_at_fixed_rate(
 
     gc.collect()
     gc.disable()  # the load generator's pauses must not count against the server
+    server_before, client_before = run_queue_ms(server_pid), run_queue_ms(os.getpid())
     try:
         async with anyio.create_task_group() as group:
             for index in range(count):
                 group.start_soon(one, index)
     finally:
         gc.enable()
+    window.server_waited = run_queue_ms(server_pid) - server_before
+    window.client_waited = run_queue_ms(os.getpid()) - client_before
     return window
 
 
@@ -146,13 +170,31 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def renice_ffmpeg(server_pid: int, niceness: int) -> int:
-    """Give the server's ffmpeg processes ``niceness``; returns how many there were."""
+def encoders(server_pid: int) -> list[psutil.Process]:
+    """The server's ffmpeg processes."""
     children = psutil.Process(server_pid).children(recursive=True)
-    encoders = [child for child in children if "ffmpeg" in child.name()]
-    for encoder in encoders:
-        encoder.nice(niceness)
-    return len(encoders)
+    return [child for child in children if "ffmpeg" in child.name()]
+
+
+def autogroup(pid: int) -> str:
+    """``/autogroup-123 nice 10``: the session's scheduling group, or why there is none."""
+    try:
+        return Path(f"/proc/{pid}/autogroup").read_text().strip()
+    except OSError:
+        return "no autogroup"
+
+
+def renice_ffmpeg(server_pid: int, niceness: int) -> int:
+    """Give the server's ffmpeg processes ``niceness``, every thread and the autogroup (as
+    ``SubprocessRunner(nice=...)`` does from the start); returns how many there were."""
+    found = encoders(server_pid)
+    for encoder in found:
+        for thread in encoder.threads():
+            os.setpriority(os.PRIO_PROCESS, thread.id, niceness)
+        with contextlib.suppress(OSError):  # no autogroups here: the niceness alone counts
+            Path(f"/proc/{encoder.pid}/autogroup").write_text(str(niceness))
+            time.sleep(0.1)  # the kernel takes one autogroup change per 100 ms from non-root
+    return len(found)
 
 
 async def measure(
@@ -174,9 +216,12 @@ async def measure(
     limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
         idle_id = (await client.post("/ffmpeg/register", json=body)).json()["task_id"]
-        await poll_at_fixed_rate(client, [f"/ffmpeg/status/{idle_id}"], rate=rate, seconds=1)
+        await poll_at_fixed_rate(
+            client, [f"/ffmpeg/status/{idle_id}"], rate=rate, seconds=1, server_pid=server_pid
+        )
         rows = [("0 encodes", await poll_at_fixed_rate(
-            client, [f"/ffmpeg/status/{idle_id}"], rate=rate, seconds=seconds))]  # fmt: skip
+            client, [f"/ffmpeg/status/{idle_id}"], rate=rate, seconds=seconds,
+            server_pid=server_pid))]  # fmt: skip
 
         busy = [(await client.post("/ffmpeg/register", json=body)).json()["task_id"] for _ in "ab"]
         for task_id in busy:
@@ -191,9 +236,15 @@ async def measure(
         if ffmpeg_nice is not None:
             reniced = renice_ffmpeg(server_pid, ffmpeg_nice)
             print(f"ffmpeg processes reniced to {ffmpeg_nice}: {reniced}")
-        rows.append(
-            ("2 encodes", await poll_at_fixed_rate(client, paths, rate=rate, seconds=seconds))
+        for encoder in encoders(server_pid):
+            print(
+                f"ffmpeg pid {encoder.pid}: nice {encoder.nice()}, {autogroup(encoder.pid)}; "
+                f"server: nice {psutil.Process(server_pid).nice()}, {autogroup(server_pid)}"
+            )
+        window = await poll_at_fixed_rate(
+            client, paths, rate=rate, seconds=seconds, server_pid=server_pid
         )
+        rows.append(("2 encodes", window))
         states = [(await client.get(path)).json() for path in paths]
         for task_id in busy:
             await client.post(f"/ffmpeg/cancel/{task_id}")
@@ -201,7 +252,8 @@ async def measure(
     print(f"GET /ffmpeg/status/{{id}} at {rate:g} req/s for {seconds:g} s (ms, from schedule)")
     print(
         f"{'':>10} {'requests':>9} {'p50':>7} {'p99':>7} {'max':>7} "
-        f"{'rtt p50':>8} {'rtt p99':>8} {'client late p99':>16}"
+        f"{'rtt p50':>8} {'rtt p99':>8} {'client late p99':>16} "
+        f"{'server runq':>12} {'client runq':>12}"
     )
     missed = 0
     for label, window in rows:
@@ -210,8 +262,10 @@ async def measure(
         print(
             f"{label:>10} {len(window.latencies):>9} {p50:7.2f} {p99:7.2f} "
             f"{max(window.latencies):7.2f} {percentile(window.round_trips, 0.5):8.2f} "
-            f"{percentile(window.round_trips, 0.99):8.2f} {percentile(window.lateness, 0.99):16.2f}"
+            f"{percentile(window.round_trips, 0.99):8.2f} {percentile(window.lateness, 0.99):16.2f} "
+            f"{window.server_waited:12.0f} {window.client_waited:12.0f}"
         )
+    print("(runq: ms the process's threads waited for a CPU during the window, all threads summed)")
     print(f"load average (1 min) now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     progress = ", ".join(f"{s['status']} {s['phase']} {s['progress'] or 0:.0%}" for s in states)
     print(f"the encodes at the end of the window: {progress}")

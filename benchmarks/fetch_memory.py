@@ -105,6 +105,10 @@ def main() -> None:
             if report["bytes"] != size or destination.stat().st_size != size:
                 raise SystemExit(f"HttpFetcher wrote {report['bytes']} bytes, not {size}")
             rows["HttpFetcher"].append((seconds, peak))
+            print(
+                f"run {attempt + 1} HttpFetcher: {seconds:.2f} s "
+                f"(fetch alone {report['seconds']:.2f} s), peak RSS {peak:.1f} MiB"
+            )
             inner.append(report["seconds"])
             destination.unlink()
             if curl:
@@ -113,6 +117,7 @@ def main() -> None:
                 if target.stat().st_size != size:
                     raise SystemExit("curl downloaded the wrong number of bytes")
                 rows["curl"].append((seconds, peak))
+                print(f"run {attempt + 1} curl:        {seconds:.2f} s, peak RSS {peak:.1f} MiB")
                 target.unlink()
 
     print(
@@ -121,6 +126,7 @@ def main() -> None:
     )
     print(f"python baseline (interpreter + imports, no fetch): {baseline:.1f} MiB peak RSS")
     print()
+    print("best wall time and highest peak RSS over the runs:")
     print(f"{'tool':<12} {'wall s':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
     best: dict[str, tuple[float, float]] = {}
     for tool, results in rows.items():

@@ -121,7 +121,10 @@ def check_prefix(prefix: object) -> str:
 
 
 def check_endpoint_url(url: object) -> str | None:
-    """``None`` or an ``http(s)://host[:port]`` URL.
+    """``None`` or an ``http(s)://host[:port]`` URL without a ``user:password@`` part.
+
+    S3 never reads credentials from the URL, and botocore's debug log prints the endpoint as
+    given: a password there would end up in logs.
 
     Raises:
         ConfigurationError: anything else.
@@ -135,6 +138,13 @@ def check_endpoint_url(url: object) -> str | None:
         raise ConfigurationError(
             f"endpoint URL {public_endpoint(url)!r} must look like https://host[:port], "
             "e.g. http://127.0.0.1:9000 for a local MinIO"
+        )
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            f"endpoint URL {public_endpoint(url)!r} must not contain a user name or password "
+            "(user:password@): S3 does not use them and botocore would log them; give the "
+            "credentials as aws_access_key_id and aws_secret_access_key (AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY) instead"
         )
     try:
         _ = parts.port

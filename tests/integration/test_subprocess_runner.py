@@ -136,6 +136,14 @@ def descendants(besides: Container[str] = ()) -> dict[str, psutil.Process]:
     return found
 
 
+def autogroup(pid: int) -> str:
+    """``/autogroup-42 nice 10``: the scheduling group of the process's session; "" without."""
+    try:
+        return Path(f"/proc/{pid}/autogroup").read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     """Those still running: neither gone nor a zombie."""
     running = []
@@ -381,6 +389,42 @@ async def test_a_timeout_escalates_to_sigkill_for_the_whole_group(
     assert alive(list(running.values())) == []
 
 
+# -- priority ---------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("nice", [None, 0, 19], ids=["default", "unchanged", "lowest"])
+async def test_ffmpeg_runs_below_the_service_cpu_priority(
+    make_runner: MakeRunner, workdir: Path, nice: int | None
+) -> None:
+    """The real ffmpeg process (inside the sandbox too) has the niceness asked for, and so has
+    its session's autogroup, without which the niceness would not rank it below the service."""
+    seen: list[int] = []
+    groups: list[str] = []
+    found = anyio.Event()
+
+    async def on_progress(progress: Progress) -> None:
+        if not seen:
+            for child in ffmpeg_children(workdir):
+                seen.append(child.nice())
+                groups.append(autogroup(child.pid))
+        if seen:
+            found.set()
+
+    runner = make_runner() if nice is None else make_runner(nice=nice)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: runner.run(ENDLESS, workdir=workdir, on_progress=on_progress))
+        with anyio.fail_after(10):
+            await found.wait()
+        group.cancel_scope.cancel()
+    step = 10 if nice is None else nice
+    expected = min(psutil.Process().nice() + step, 19)
+    assert seen == [expected]  # added to ours, as nice -n does
+    if step and autogroup(os.getpid()):  # its session's scheduling group is reniced too
+        assert groups[0].endswith(f" nice {expected}")
+    assert (await runner.health()).details["nice"].startswith(f"{step}: ffmpeg runs at ")
+
+
 # -- isolation --------------------------------------------------------------------------------
 
 
@@ -504,3 +548,6 @@ def test_bad_settings_are_refused() -> None:
         SubprocessRunner(timeout=0)
     with pytest.raises(ValueError, match="sandbox_paths must be absolute, got 'lib'"):
         SubprocessRunner(sandbox_paths=["lib"])
+    for nice in (-1, 20, True, 2.5):
+        with pytest.raises(ValueError, match=r"nice must be a whole number from 0 .* to 19"):
+            SubprocessRunner(nice=nice)  # type: ignore[arg-type]

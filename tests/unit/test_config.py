@@ -164,6 +164,10 @@ async def test_private_networks_flag_reaches_the_http_fetcher() -> None:
             {"AWS_ENDPOINT_URL": "http://h:port"},
             r"AWS_ENDPOINT_URL: endpoint URL 'http://h:port' has an invalid port",
         ),
+        (
+            {"AWS_ENDPOINT_URL": f"https://user:{SECRET}@minio.example:9000"},
+            r"AWS_ENDPOINT_URL: endpoint URL 'https://minio.example:9000' must not contain",
+        ),
         ({"AWS_REGION": "EU West"}, "AWS_REGION: 'EU West' does not look like a region"),
         ({"S3_ADDRESSING_STYLE": "dns"}, "S3_ADDRESSING_STYLE: 'dns' is not one of"),
         ({"FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS": "maybe"}, "ALLOW_PRIVATE_NETWORKS: 'maybe'"),
@@ -209,7 +213,7 @@ async def test_from_env_shows_where_outputs_go_without_secrets(
             "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE0000000",
             "AWS_SECRET_ACCESS_KEY": SECRET,
             "AWS_SESSION_TOKEN": TOKEN,
-            "AWS_ENDPOINT_URL": f"https://user:{SECRET}@minio.example:9000",
+            "AWS_ENDPOINT_URL": "https://minio.example:9000",
         }
     )
     manager = TaskManager.from_env(health_details={"deployment": "test"})

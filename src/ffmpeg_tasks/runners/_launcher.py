@@ -1,12 +1,12 @@
 """The few lines of Python that start ffmpeg, or bwrap, with limits set and signals sorted.
 
 ``anyio.open_process`` has no ``preexec_fn``, so whatever must happen between ``fork`` and
-``exec`` happens in a launcher: ``python -I -S -c CODE``, which sets the resource limits,
-puts the signal dispositions right and replaces itself with the real program (same process,
-same pid, same process group). It costs about 9 ms per run (``python -I -S`` starting up),
-measured against 1.5 ms for ``prlimit`` plus ``env --ignore-signal``, which would tie the
-library to util-linux and to coreutils 8.31 or newer; the launcher needs only the Python
-that is already running.
+``exec`` happens in a launcher: ``python -I -S -c CODE``, which sets the resource limits and
+the CPU priority (``nice``), puts the signal dispositions right and replaces itself with the
+real program (same process, same pid, same process group). It costs about 9 ms per run
+(``python -I -S`` starting up), measured against 1.5 ms for ``prlimit`` plus
+``env --ignore-signal``, which would tie the library to util-linux and to coreutils 8.31 or
+newer; the launcher needs only the Python that is already running.
 
 The signals: Python ignores ``SIGPIPE`` and ``SIGXFSZ`` and its children would inherit that,
 so both go back to their defaults (``SIGXFSZ`` must kill, see ``_limits.py``). In front of a
@@ -14,6 +14,15 @@ sandbox the launcher also ignores ``SIGINT`` and ``SIGTERM`` before becoming ``b
 runner's stop signals go to the whole process group, and ``bwrap`` dying on them would tear
 the sandbox down and kill ffmpeg before it could close its output. Ignored, they reach
 ffmpeg alone, which installs its own handlers and stops cleanly; ``bwrap`` exits with it.
+
+The CPU priority: ``os.nice`` alone is not enough. The runner starts ffmpeg in a session of
+its own, and where the kernel groups processes by session ("autogroups", the default on most
+distributions outside containers with a CPU cgroup) a niceness only ranks threads against
+others of the same session, while whole sessions share the CPU equally: an encode at nice 10
+would still take as much CPU as the service. So the launcher also gives its new session's
+autogroup the same niceness (``/proc/self/autogroup``), which ranks the encode below the
+service as intended. It does so only as the leader of a new session (``start_new_session``):
+an autogroup shared with the service must keep its niceness.
 
 The environment is passed through the process, never on the command line (other users can
 read command lines); the launcher only drops what Python itself added to it (``LC_CTYPE``,
@@ -32,8 +41,8 @@ CANNOT_EXECUTE = "ffmpeg-tasks launcher: cannot execute"
 _CANNOT_EXECUTE_STATUS = 127
 
 _CODE = f"""\
-import os, resource, signal, sys
-limits, keys, ignored, *argv = sys.argv[1:]
+import os, resource, signal, sys, time
+limits, niceness, keys, ignored, *argv = sys.argv[1:]
 for item in filter(None, limits.split(",")):
     name, soft, hard = item.split(":")
     which = getattr(resource, name)
@@ -41,6 +50,20 @@ for item in filter(None, limits.split(",")):
     if top != resource.RLIM_INFINITY:
         soft, hard = min(soft, top), min(hard, top)
     resource.setrlimit(which, (soft, hard))
+if int(niceness):
+    niceness = os.nice(int(niceness))
+    # Only the leader of a new session has an autogroup of its own; any other would renice
+    # the session it shares with the service.
+    for _ in range(30 if os.getsid(0) == os.getpid() else 0):
+        # the kernel takes one autogroup change per 100 ms from non-root callers
+        try:
+            with open("/proc/self/autogroup", "wb", buffering=0) as autogroup:
+                autogroup.write(str(niceness).encode())
+            break
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            break  # no autogroups here: the niceness alone ranks ffmpeg
 for name in ("SIGPIPE", "SIGXFSZ"):
     signal.signal(getattr(signal, name), signal.SIG_DFL)
 for name in filter(None, ignored.split(",")):
@@ -60,6 +83,7 @@ def launcher_argv(
     rlimits: Iterable[tuple[str, int, int]],
     env_keys: Iterable[str],
     ignore_signals: Iterable[str] = (),
+    nice: int = 0,
 ) -> list[str]:
     """The command that runs ``argv`` (an absolute program path first) through the launcher.
 
@@ -70,6 +94,9 @@ def launcher_argv(
         env_keys: The names of the variables the program gets (the values come from the
             launcher's own environment, which the caller sets).
         ignore_signals: Signal names the program starts with ignored, e.g. ``"SIGINT"``.
+        nice: Added to the launcher's niceness (``os.nice``, as ``nice -n`` does) before
+            ``exec``: the program and everything it starts run at a lower CPU priority;
+            0 leaves it unchanged.
 
     Raises:
         RuntimeError: Python cannot name its own interpreter (an embedded or frozen build).
@@ -79,7 +106,8 @@ def launcher_argv(
     limits = ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in rlimits)
     # "=" cannot occur in a variable's name, so it separates the names unambiguously.
     keys = "=".join(env_keys)
-    return [sys.executable, "-I", "-S", "-c", _CODE, limits, keys, ",".join(ignore_signals), *argv]
+    ignored = ",".join(ignore_signals)
+    return [sys.executable, "-I", "-S", "-c", _CODE, limits, str(nice), keys, ignored, *argv]
 
 
 def cannot_execute(returncode: int | None, tail: Sequence[str]) -> str | None:

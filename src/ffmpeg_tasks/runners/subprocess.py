@@ -43,6 +43,10 @@ GLOBAL_OPTIONS = ("-nostdin", "-hide_banner", "-nostats", "-progress", "pipe:1")
 GROUP_EXIT_POLLS = 50
 #: No stderr line we keep is longer than this many characters.
 MAX_LINE_CHARS = 1000
+#: How much lower than the service's own CPU priority ffmpeg runs unless told otherwise.
+DEFAULT_NICE = 10
+#: The largest niceness Linux knows (the lowest priority).
+MAX_NICE = 19
 
 
 class SubprocessRunner:
@@ -66,6 +70,14 @@ class SubprocessRunner:
     files, no core dumps); a run that reaches one fails with a :class:`~ffmpeg_tasks.RunError`
     naming it.
 
+    ffmpeg runs at a lower CPU priority than the service that starts it: ``nice`` (10 by
+    default) is added to the service's own niceness, as ``nice -n 10`` would, and ffmpeg's
+    session gets the same value for its scheduling group (its autogroup, where the kernel has
+    them; see ``_launcher.py``). When encodes and the service compete for the CPU, the service
+    wins: status polls, health checks and new registrations are answered promptly, and the
+    encodes get the CPU time that is left. On an otherwise idle machine the encodes are as
+    fast as without it. ``nice=0`` runs ffmpeg at the service's priority.
+
     Cancelling a run stops ffmpeg in escalating steps: ``SIGINT`` (ffmpeg's graceful stop,
     what pressing ``q`` does; ``q`` itself cannot be sent because stdin is closed), then after
     ``kill_grace`` seconds ``SIGTERM``, then ``SIGKILL``, each to the whole process group
@@ -86,6 +98,8 @@ class SubprocessRunner:
             ffmpeg installed outside ``/usr``, fonts for subtitles.
         limits: Resource limits for every run; None sets none at all.
         timeout: Seconds a run may take, wall clock; None for no limit.
+        nice: How many steps below the service's CPU priority ffmpeg runs, 0 (the same) to
+            19 (the lowest); see above.
 
     Raises:
         ValueError: a setting is out of range.
@@ -103,6 +117,7 @@ class SubprocessRunner:
         sandbox_paths: Sequence[str | os.PathLike[str]] = (),
         limits: ResourceLimits | None = DEFAULT_LIMITS,
         timeout: float | None = None,
+        nice: int = DEFAULT_NICE,
     ) -> None:
         if stderr_tail_lines < 1:
             raise ValueError(f"stderr_tail_lines must be at least 1, got {stderr_tail_lines}")
@@ -114,6 +129,11 @@ class SubprocessRunner:
             )
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout}")
+        if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= MAX_NICE:
+            raise ValueError(
+                f"nice must be a whole number from 0 (ffmpeg at the service's CPU priority) to "
+                f"{MAX_NICE} (the lowest priority), got {nice!r}"
+            )
         relative = [os.fspath(path) for path in sandbox_paths if not os.path.isabs(path)]
         if relative:
             raise ValueError(f"sandbox_paths must be absolute, got {relative[0]!r}")
@@ -128,6 +148,7 @@ class SubprocessRunner:
         self._sandbox: SandboxStatus | None = None
         self._limits = limits
         self._timeout = timeout
+        self._nice = nice
 
     def __repr__(self) -> str:
         where = self._binary or self._explicit
@@ -224,6 +245,11 @@ class SubprocessRunner:
             "environment": "scrubbed" if self._env is None else "custom",
             "limits": describe_limits(self._limits),
             "timeout": "none" if self._timeout is None else f"{self._timeout:g} s",
+            "nice": (
+                f"{self._nice}: ffmpeg runs at a lower CPU priority than the service"
+                if self._nice
+                else "0: ffmpeg runs at the service's CPU priority"
+            ),
         }
         try:
             path = await self.ffmpeg_path()
@@ -289,7 +315,7 @@ class SubprocessRunner:
                 die_with_parent=not started_from_worker_threads(),
             )
             command = [*prefix, *command]
-        elif self._limits is None:
+        elif self._limits is None and not self._nice:
             return command  # nothing to set up between fork and exec
         try:
             return launcher_argv(
@@ -298,10 +324,11 @@ class SubprocessRunner:
                 env_keys=env,
                 # bwrap must outlive ffmpeg's graceful stop: see _launcher.py.
                 ignore_signals=("SIGINT", "SIGTERM") if sandbox.active else (),
+                nice=self._nice,
             )
         except RuntimeError as exc:
             raise ConfigurationError(
-                f"{exc}; run with sandbox='none' and limits=None, or from a regular Python"
+                f"{exc}; run with sandbox='none', limits=None and nice=0, or from a regular Python"
             ) from exc
 
 
