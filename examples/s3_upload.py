@@ -5,7 +5,9 @@
 
 The bucket and endpoint default to ``S3_BUCKET`` and ``AWS_ENDPOINT_URL``. Credentials come from
 boto3's default chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a profile, or a role.
-Without ``--input`` a two-second test clip is made with ffmpeg first.
+Without ``--input`` a two-second test clip is made with ffmpeg first. It exits 0 when the output
+was stored, 1 when the task failed (the reason on stderr) and 2 when the input or a setting is
+refused before anything runs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import anyio
 
-from ffmpeg_tasks import Task, TaskManager, TaskStatus
+from ffmpeg_tasks import ConfigurationError, InvalidTaskError, Task, TaskManager, TaskStatus
 from ffmpeg_tasks.fetchers import LocalFetcher
 from ffmpeg_tasks.runners import find_ffmpeg
 from ffmpeg_tasks.uploaders import S3Uploader
@@ -78,15 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("name the bucket (or set S3_BUCKET)")
     with tempfile.TemporaryDirectory(prefix="ffmpeg-tasks-example-") as scratch:
         source = (options.input or make_test_clip(Path(scratch))).absolute()
-        done = anyio.run(
-            lambda: transcode_to_s3(
-                options.bucket,
-                source,
-                endpoint_url=options.endpoint_url,
-                region=options.region,
-                presign_expires=options.presign_expires,
+        try:
+            done = anyio.run(
+                lambda: transcode_to_s3(
+                    options.bucket,
+                    source,
+                    endpoint_url=options.endpoint_url,
+                    region=options.region,
+                    presign_expires=options.presign_expires,
+                )
             )
-        )
+        except (ConfigurationError, InvalidTaskError) as exc:  # the message says what to change
+            print(f"refused: {exc}", file=sys.stderr)
+            return 2
     if done.status is not TaskStatus.COMPLETED:
         print(f"failed: {done.error}", file=sys.stderr)
         return 1

@@ -20,26 +20,51 @@ from tests.fixtures.media import DecodedDuration
 from tests.fixtures.s3_server import REGION, TEST_KEY_ID, TEST_SECRET, MotoServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+#: What running an example gives back.
+Result = subprocess.CompletedProcess[str]
+#: What moto accepts while it does not check credentials, as a user would export them.
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": TEST_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
+    "AWS_REGION": REGION,
+}
 
 
-def run_example(
-    name: str, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python examples/<name> args...`` in ``cwd``; fails the test on a non-zero exit."""
-    result = subprocess.run(
+def run(name: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
+    """``python examples/<name> args...`` in ``cwd``, as a user runs it.
+
+    The child gets this environment without any AWS or S3 set-up (a developer's profile or
+    endpoint must not leak in), plus ``env``.
+    """
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
+    return subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**inherited, **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def run_example(name: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
+    """:func:`run`, failing the test on a non-zero exit."""
+    result = run(name, *args, cwd=cwd, env=env)
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
 
-def last_lines(result: subprocess.CompletedProcess[str], count: int) -> Sequence[str]:
+def assert_refused(result: Result, *words: str) -> None:
+    """Exit status 2 and a one-line ``refused: ...`` on stderr, no traceback."""
+    assert result.returncode == 2, f"{result.stdout}\n{result.stderr}"
+    assert result.stderr.startswith("refused: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr
+
+
+def last_lines(result: Result, count: int) -> Sequence[str]:
     return result.stdout.strip().splitlines()[-count:]
 
 
@@ -63,24 +88,16 @@ def test_transcode_prints_progress_and_the_output(
     output = path_of(lines[-1])
     assert output.is_relative_to(tmp_path / "out")
     assert decoded_duration(output) == pytest.approx(2.0, abs=0.1)
+    assert [r.method for r in http_server.requested("/example-transcode.mp4")] == ["GET"]
 
 
 def test_transcode_refuses_loopback_inputs_unless_allowed(
     tmp_path: Path, media_dir: Path, http_server: HttpServer
 ) -> None:
     url = http_server.add_file("/example-refused.mp4", media_dir / "clip.mp4")
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "transcode.py"), url, "--dest", str(tmp_path / "out")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert result.stderr.startswith("refused: ")
-    assert "loopback" in result.stderr
-    assert "Traceback" not in result.stderr
+    result = run("transcode.py", url, "--dest", str(tmp_path / "out"), cwd=tmp_path)
+    assert_refused(result, "loopback", "allow_private_networks")
+    assert not http_server.requested("/example-refused.mp4"), "refused, yet fetched"
     assert not (tmp_path / "out").exists()
 
 
@@ -98,22 +115,38 @@ def test_blocking_extracts_the_audio(
     assert decoded_duration(output) == pytest.approx(2.0, abs=0.1)
 
 
-def test_s3_upload_stores_the_output_and_prints_a_working_link(
-    tmp_path: Path, moto_server: MotoServer, s3_bucket: str, s3_client: S3Client
+def test_blocking_refuses_loopback_inputs_unless_allowed(
+    tmp_path: Path, media_dir: Path, http_server: HttpServer
 ) -> None:
-    credentials = {
-        "AWS_ACCESS_KEY_ID": TEST_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
-        "AWS_REGION": REGION,
-    }
+    url = http_server.add_file("/example-blocking-refused.mp4", media_dir / "clip.mp4")
+    result = run("blocking.py", url, "--dest", str(tmp_path / "out"), cwd=tmp_path)
+    assert_refused(result, "loopback")
+    assert not http_server.requested("/example-blocking-refused.mp4")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("own_input", [False, True], ids=["test-clip", "own-input"])
+def test_s3_upload_stores_the_output_and_prints_a_working_link(
+    own_input: bool,
+    tmp_path: Path,
+    media_dir: Path,
+    moto_server: MotoServer,
+    s3_bucket: str,
+    s3_client: S3Client,
+    decoded_duration: DecodedDuration,
+) -> None:
+    # Both clips last two seconds: the example's own test clip and media_dir's clip.mp4.
+    source = ["--input", str(media_dir / "clip.mp4")] if own_input else []
     result = run_example(
-        "s3_upload.py", s3_bucket, "--endpoint-url", moto_server.endpoint_url,
-        cwd=tmp_path, env=credentials,
+        "s3_upload.py", s3_bucket, "--endpoint-url", moto_server.endpoint_url, *source,
+        cwd=tmp_path, env=CREDENTIALS,
     )  # fmt: skip
     output_url, download_url = last_lines(result, 2)
     assert output_url.startswith(f"s3://{s3_bucket}/examples/")
     assert output_url.endswith("/output.mp4")
     key = output_url.removeprefix(f"s3://{s3_bucket}/")
+    listed = s3_client.list_objects_v2(Bucket=s3_bucket)
+    assert [item["Key"] for item in listed.get("Contents", [])] == [key]
     stored = s3_client.get_object(Bucket=s3_bucket, Key=key)
     assert stored["ContentType"] == "video/mp4"
     body = stored["Body"].read()
@@ -121,3 +154,50 @@ def test_s3_upload_stores_the_output_and_prints_a_working_link(
     downloaded = httpx.get(download_url, timeout=30)
     assert downloaded.status_code == 200
     assert downloaded.content == body
+    (tmp_path / "downloaded.mp4").write_bytes(downloaded.content)
+    assert decoded_duration(tmp_path / "downloaded.mp4") == pytest.approx(2.0, abs=0.1)
+
+
+def test_s3_upload_reports_a_missing_bucket(
+    tmp_path: Path, moto_server: MotoServer, s3_bucket: str
+) -> None:
+    missing = f"{s3_bucket}-missing"
+    result = run(
+        "s3_upload.py", missing, "--endpoint-url", moto_server.endpoint_url,
+        cwd=tmp_path, env=CREDENTIALS,
+    )  # fmt: skip
+    assert result.returncode == 1, f"{result.stdout}\n{result.stderr}"
+    assert result.stderr.startswith("failed: "), result.stderr
+    assert f"bucket {missing!r} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--input", "no-such-video.mp4"], ["no-such-video.mp4", "not an existing regular file"]),
+        (["--presign-expires", "0"], ["presign_expires", "7 days"]),
+    ],
+    ids=["missing-input", "bad-presign-expires"],
+)
+def test_s3_upload_refuses_bad_arguments_before_running(
+    args: list[str],
+    words: list[str],
+    tmp_path: Path,
+    moto_server: MotoServer,
+    s3_bucket: str,
+    s3_client: S3Client,
+) -> None:
+    result = run(
+        "s3_upload.py", s3_bucket, "--endpoint-url", moto_server.endpoint_url, *args,
+        cwd=tmp_path, env=CREDENTIALS,
+    )  # fmt: skip
+    assert_refused(result, *words)
+    assert "Contents" not in s3_client.list_objects_v2(Bucket=s3_bucket)
+
+
+def test_s3_upload_needs_a_bucket(tmp_path: Path) -> None:
+    result = run("s3_upload.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "name the bucket (or set S3_BUCKET)" in result.stderr
