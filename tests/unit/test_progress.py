@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+from pathlib import Path
+from typing import NamedTuple
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -187,6 +192,78 @@ progress=end
 """
 
 
+class Capture(NamedTuple):
+    """One real run, from a file in ``progress_captures/`` (see its header)."""
+
+    version: str  # as in the file name: "6.0", "8.0", ...
+    scenario: str  # "transcode", "cut", ...
+    version_line: str  # what ``ffmpeg -version`` printed first
+    args: list[str]  # what the runner would pass: the command without the fixed prefix
+    stderr: str
+    stdout: str
+
+
+CAPTURES = Path(__file__).parent / "progress_captures"
+#: What the runner puts before the caller's arguments, and the captures ran with.
+PREFIX = ["-nostdin", "-hide_banner", "-nostats", "-progress", "pipe:1"]
+CAPTURED_VERSIONS = ["5.1.9", "6.0", "7.0.2", "7.1", "8.0", "9.0.2"]
+#: Scenario -> (expected output duration, the inputs' durations as stderr tells them).
+SCENARIOS: dict[str, tuple[float | None, dict[int, float | None]]] = {
+    "lavfi": (3.0, {0: None, 1: None}),  # two endless lavfi sources, -t 3 on the output
+    "transcode": (3.0, {0: 3.0}),
+    "cut": (1.5, {0: 3.0}),  # -ss 1 -i clip.mp4 -t 1.5
+    "to": (1.5, {0: 3.0}),  # -i clip.mp4 -ss 0.5 -to 2
+    "audio": (3.0, {0: 3.0}),  # -vn
+    "pipe": (None, {0: None}),  # raw H.264 on stdin: the length is unknown until the end
+}
+
+
+def load_capture(path: Path) -> Capture:
+    """Split a capture file: ``#`` header, then ``[stderr]`` and ``[stdout]`` sections."""
+    version, scenario = path.stem.removeprefix("ffmpeg-").rsplit("-", 1)
+    header, _, rest = path.read_text(encoding="utf-8").partition("\n[stderr]\n")
+    stderr, _, stdout = rest.partition("\n[stdout]\n")
+    comments = [line.removeprefix("# ") for line in header.splitlines()]
+    version_line = next(line for line in comments if line.startswith("ffmpeg version "))
+    command = next(line for line in comments if line.startswith("Command: "))
+    words = shlex.split(command.removeprefix("Command: ").partition(" < ")[0])
+    assert words[: len(PREFIX) + 1] == ["ffmpeg", *PREFIX], command
+    # Where blocks were left out the file says so in a comment line, which is not ffmpeg's.
+    kept = [line for line in stdout.splitlines() if not line.startswith("# (")]
+    return Capture(
+        version=version,
+        scenario=scenario,
+        version_line=version_line,
+        args=words[len(PREFIX) + 1 :],
+        stderr=stderr,
+        stdout="\n".join(kept) + "\n",
+    )
+
+
+CAPTURE_FILES = sorted(CAPTURES.glob("ffmpeg-*.txt"))
+captured = pytest.mark.parametrize(
+    "capture", [load_capture(path) for path in CAPTURE_FILES], ids=[p.stem for p in CAPTURE_FILES]
+)
+
+
+def blocks(stdout: str) -> list[dict[str, str]]:
+    """The ``-progress`` blocks as ffmpeg wrote them, each ending at its ``progress=`` line."""
+    result: list[dict[str, str]] = [{}]
+    for line in stdout.splitlines():
+        key, _, value = line.partition("=")
+        result[-1][key] = value
+        if key == "progress":
+            result.append({})
+    assert result.pop() == {}, "the capture ends inside a block"
+    return result
+
+
+def final_stats(stderr: str) -> dict[str, str]:
+    """The values of the statistics line ffmpeg prints on stderr when it is done."""
+    (line,) = (line for line in stderr.splitlines() if re.match(r"(frame|size)=", line))
+    return dict(re.findall(r"(\w+)=\s*(\S+)", line))
+
+
 def track(stdout: str, *, args: list[str], stderr: str = "") -> list[Progress]:
     tracker = ProgressTracker(args)
     for line in stderr.splitlines():
@@ -357,6 +434,116 @@ def test_tracker_ignores_noise_and_keeps_the_last_value_of_a_key() -> None:
     report = tracker.stdout_line("progress=continue")
     assert report is not None
     assert report.fraction == 0.5
+
+
+# -- real captures, ffmpeg 5.1 to 9 -----------------------------------------------------------
+# Each file in progress_captures/ is one real run: its header says which binary and command.
+
+
+def test_every_version_was_captured_in_every_scenario() -> None:
+    names = {path.stem for path in CAPTURE_FILES}
+    assert names == {f"ffmpeg-{v}-{s}" for v in CAPTURED_VERSIONS for s in SCENARIOS}
+
+
+@captured
+def test_capture_is_what_its_name_says(capture: Capture) -> None:
+    assert re.match(rf"ffmpeg version n?{re.escape(capture.version)}\b", capture.version_line)
+    assert capture.scenario in SCENARIOS
+
+
+@captured
+def test_capture_total_duration_from_stderr_and_cuts(capture: Capture) -> None:
+    expected, inputs = SCENARIOS[capture.scenario]
+    durations = InputDurations()
+    for line in capture.stderr.splitlines():
+        durations.feed(line)
+    assert durations.durations == inputs
+    tracker = ProgressTracker(capture.args)
+    for line in capture.stderr.splitlines():
+        tracker.stderr_line(line)
+    assert tracker.duration == expected
+
+
+@captured
+def test_capture_reports_end_at_one_and_never_go_back(capture: Capture) -> None:
+    expected, _ = SCENARIOS[capture.scenario]
+    raw = blocks(capture.stdout)
+    reports = track(capture.stdout, args=capture.args, stderr=capture.stderr)
+    assert len(reports) == len(raw)
+    assert [r.done for r in reports] == [False] * (len(raw) - 1) + [True]
+    assert reports[-1].fraction == 1.0
+    # What ffmpeg wrote moves forward, and so do the reports made of it.
+    written = [t for t in (parse_out_time(block) for block in raw) if t is not None]
+    assert written == sorted(written)
+    positions = [r.out_time for r in reports if r.out_time is not None]
+    assert positions == sorted(positions)
+    fractions = [r.fraction for r in reports]
+    if expected is None:  # nothing to divide by until ffmpeg is done
+        assert fractions == [None] * (len(raw) - 1) + [1.0]
+    else:
+        known = [f for f in fractions if f is not None]
+        assert known == sorted(known)
+        assert all(0.0 <= f <= 1.0 for f in known)
+    # The end lands on the expected duration, give or take a frame of video or audio.
+    end = reports[-1].out_time
+    assert end == pytest.approx(3.0 if expected is None else expected, abs=0.05)
+    # ... and agrees with the time= of the statistics line (which is cut to centiseconds).
+    assert end == pytest.approx(parse_time(final_stats(capture.stderr)["time"]), abs=0.01)
+
+
+@captured
+def test_capture_not_applicable_and_no_timestamp_values(capture: Capture) -> None:
+    reports = track(capture.stdout, args=capture.args, stderr=capture.stderr)
+    furthest: float | None = None
+    for block, report in zip(blocks(capture.stdout), reports, strict=True):
+        stamp = block["out_time_us"]
+        unknown = stamp == "N/A" or int(stamp) == -(2**63 - 1)  # N/A, or AV_NOPTS_VALUE + 1
+        assert (parse_out_time(block) is None) == unknown
+        if not unknown:
+            furthest = max(furthest or 0.0, int(stamp) / 1e6)
+        assert report.out_time == (None if furthest is None else pytest.approx(furthest))
+        assert (report.speed is None) == (block["speed"] == "N/A")
+        if report.speed is not None:
+            assert report.speed == float(block["speed"].strip().removesuffix("x"))
+
+
+@captured
+def test_capture_sizes_and_frames(capture: Capture) -> None:
+    reports = track(capture.stdout, args=capture.args, stderr=capture.stderr)
+    raw = blocks(capture.stdout)
+    assert [r.total_size for r in reports] == [int(b["total_size"]) for b in raw]
+    stats = final_stats(capture.stderr)
+    # The statistics line rounds to whole KiB, spelt kB before ffmpeg 7 and KiB since.
+    written = stats.get("Lsize", stats.get("size", ""))
+    unit = "kB" if int(capture.version.split(".")[0]) < 7 else "KiB"
+    assert written.endswith(unit)
+    size = parse_size(written)
+    assert size is not None
+    assert reports[-1].total_size == pytest.approx(size, abs=512)
+    if capture.scenario == "audio":
+        assert "frame" not in stats
+        assert all(r.frame is None for r in reports)
+    else:
+        assert reports[-1].frame == int(stats["frame"])
+        frames = [int(block["frame"]) for block in raw]
+        assert [r.frame for r in reports] == frames == sorted(frames)
+    assert reports[-1].speed == parse_speed(stats["speed"])
+
+
+def test_ffmpeg6_writes_no_timestamp_before_the_first_packet() -> None:
+    capture = load_capture(CAPTURES / "ffmpeg-6.0-audio.txt")
+    assert "out_time_us=-9223372036854775807\n" in capture.stdout
+    first, second, *_ = track(capture.stdout, args=capture.args, stderr=capture.stderr)
+    assert first == Progress(duration=3.0, total_size=0)
+    assert first.fraction is None
+    assert second.out_time == pytest.approx(0.362667)
+
+
+def test_ffmpeg8_writes_not_applicable_before_the_first_packet() -> None:
+    capture = load_capture(CAPTURES / "ffmpeg-8.0-cut.txt")
+    first, second, *_ = track(capture.stdout, args=capture.args, stderr=capture.stderr)
+    assert first == Progress(duration=1.5, frame=0, total_size=48)
+    assert second.fraction == pytest.approx(0.44 / 1.5)
 
 
 # -- lines ------------------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 ``-progress pipe:1`` writes blocks of ``key=value`` lines, each ending with
 ``progress=continue`` or, once, ``progress=end``. The format has been stable from ffmpeg 4 to 9,
 with quirks handled here: any value may be ``N/A``; ``out_time_ms`` holds microseconds, not
-milliseconds; before the first packet older versions print ``AV_NOPTS_VALUE`` as a huge
-negative time; audio encoders' priming makes early times slightly negative; ``speed`` is padded
-(``speed= 8.4x``). Everything here is pure: bytes and lines in, values out.
+milliseconds; before the first packet ffmpeg 4 and 6 print "no timestamp" as a huge negative
+time, 8 prints ``N/A``; audio encoders' priming makes early times slightly negative; ``speed``
+is padded (``speed= 8.4x``). Everything here is pure: bytes and lines in, values out.
 """
 
 from __future__ import annotations
