@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Container, MutableMapping
@@ -21,6 +22,7 @@ import pytest
 
 from ffmpeg_tasks import ConfigurationError, Progress, RunError
 from ffmpeg_tasks.runners import SandboxMode, SubprocessRunner
+from ffmpeg_tasks.runners._launcher import launcher_argv
 from tests.fixtures.media import DecodedDuration
 from tests.fixtures.services import require
 
@@ -423,6 +425,31 @@ async def test_ffmpeg_runs_below_the_service_cpu_priority(
     if step and autogroup(os.getpid()):  # its session's scheduling group is reniced too
         assert groups[0].endswith(f" nice {expected}")
     assert (await runner.health()).details["nice"].startswith(f"{step}: ffmpeg runs at ")
+
+
+def test_encodes_started_together_all_get_their_autogroup_niceness() -> None:
+    """Without CAP_SYS_ADMIN the kernel takes one autogroup change per 100 ms, machine-wide:
+    the launcher waits its turn instead of leaving later encodes at the service's priority."""
+    if not autogroup(os.getpid()):
+        pytest.skip("the kernel does not group processes by session here (no autogroups)")
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # root may change autogroups at any rate: run without that right
+        setpriv = shutil.which("setpriv")
+        require(setpriv, "setpriv (util-linux) is needed to drop CAP_SYS_ADMIN for this test")
+        prefix = [str(setpriv), "--bounding-set=-sys_admin"]
+    cat = shutil.which("cat")
+    assert cat is not None
+    argv = launcher_argv([cat, "/proc/self/autogroup"], rlimits=(), env_keys=(), nice=10)
+    processes = [
+        subprocess.Popen(
+            [*prefix, *argv], start_new_session=True, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    groups = [process.communicate(timeout=10)[0].strip() for process in processes]
+    expected = min(psutil.Process().nice() + 10, 19)
+    assert [group.rpartition(" nice ")[2] for group in groups] == [str(expected)] * 4, groups
+    assert len(set(groups)) == 4  # each its own session, so its own autogroup
 
 
 # -- isolation --------------------------------------------------------------------------------

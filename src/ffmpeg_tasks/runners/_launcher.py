@@ -22,7 +22,12 @@ others of the same session, while whole sessions share the CPU equally: an encod
 would still take as much CPU as the service. So the launcher also gives its new session's
 autogroup the same niceness (``/proc/self/autogroup``), which ranks the encode below the
 service as intended. It does so only as the leader of a new session (``start_new_session``):
-an autogroup shared with the service must keep its niceness.
+an autogroup shared with the service must keep its niceness. Without ``CAP_SYS_ADMIN`` (a
+service not running as root) the kernel takes one autogroup change per 100 ms, machine-wide,
+and refuses the others with ``EAGAIN``, which an unbuffered write reports by returning None
+rather than raising. Encodes started together therefore take turns: the launcher tries again
+every 10 ms for up to a second (ten encodes starting at once), then starts ffmpeg with the
+process niceness alone.
 
 The environment is passed through the process, never on the command line (other users can
 read command lines); the launcher only drops what Python itself added to it (``LC_CTYPE``,
@@ -54,16 +59,18 @@ if int(niceness):
     niceness = os.nice(int(niceness))
     # Only the leader of a new session has an autogroup of its own; any other would renice
     # the session it shares with the service.
-    for _ in range(30 if os.getsid(0) == os.getpid() else 0):
-        # the kernel takes one autogroup change per 100 ms from non-root callers
+    deadline = time.monotonic() + (1.0 if os.getsid(0) == os.getpid() else 0.0)
+    while time.monotonic() < deadline:
         try:
             with open("/proc/self/autogroup", "wb", buffering=0) as autogroup:
-                autogroup.write(str(niceness).encode())
-            break
+                # None is EAGAIN: another autogroup changed less than 100 ms ago
+                if autogroup.write(str(niceness).encode()) is not None:
+                    break
         except BlockingIOError:
-            time.sleep(0.01)
+            pass
         except OSError:
             break  # no autogroups here: the niceness alone ranks ffmpeg
+        time.sleep(0.01)
 for name in ("SIGPIPE", "SIGXFSZ"):
     signal.signal(getattr(signal, name), signal.SIG_DFL)
 for name in filter(None, ignored.split(",")):
