@@ -19,6 +19,9 @@ MAX_NAME_LENGTH = 255
 
 _PROGRAM_NAMES = frozenset({"ffmpeg", "ffmpeg.exe"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: What separates a file name from its neighbours inside an argument (``movie=a.mp4``,
+#: ``concat:a.mp4|b.mp4``, ``[0:v][logo.png]``): a name is used only if it is a whole piece.
+_PIECE_SEPARATORS = re.compile(r"[=:,;|'\"\[\]\s]+")
 
 
 @attrs.frozen(kw_only=True)
@@ -115,8 +118,9 @@ def parse_command(
         inputs.append(value)
     if not inputs:
         raise InvalidTaskError("command has no '-i' input; name a declared input with '-i NAME'")
+    mentioned = {piece for token in args for piece in _PIECE_SEPARATORS.split(token)}
     for name in input_files:
-        if name not in inputs and not any(name in token for token in args):
+        if name not in inputs and name not in mentioned:
             raise InvalidTaskError(
                 f"input {name!r} is declared in input_files but the command never uses it"
             )

@@ -97,10 +97,19 @@ class TaskManager:
         health_details: Mapping[str, str] | None = None,
     ) -> None:
         if max_concurrency is not None and (
-            not isinstance(max_concurrency, int) or max_concurrency < 1
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
         ):
             raise ConfigurationError(
                 f"max_concurrency must be a positive integer, got {max_concurrency!r}"
+            )
+        progress_interval = _check_interval(progress_interval, "progress_interval", zero_ok=True)
+        poll_interval = _check_interval(poll_interval, "poll_interval", zero_ok=False)
+        if workdir_root is not None and not Path(workdir_root).is_dir():
+            raise ConfigurationError(
+                f"workdir_root {os.fspath(workdir_root)!r} is not an existing folder; "
+                "create it first or leave workdir_root unset for the system temp folder"
             )
         self._store = store if store is not None else default_store()
         self._fetcher = fetcher if fetcher is not None else default_fetcher()
@@ -108,7 +117,10 @@ class TaskManager:
         self._uploader = uploader if uploader is not None else default_uploader()
         self._policy = policy if policy is not None else CommandPolicy.strict()
         self._max_concurrency = max_concurrency or _usable_cpus()
-        self._timeout = _check_timeout(timeout, "timeout")
+        try:
+            self._timeout = _check_timeout(timeout, "timeout")
+        except InvalidTaskError as exc:
+            raise ConfigurationError(str(exc)) from None
         self._workdir_root = None if workdir_root is None else Path(workdir_root)
         self._progress_interval = progress_interval
         self._health_details = dict(health_details or {})
@@ -260,10 +272,12 @@ class TaskManager:
             except ValueError:
                 allowed = ", ".join(s.value for s in TaskStatus)
                 raise InvalidTaskError(f"unknown status {status!r}; use one of {allowed}") from None
-        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidTaskError(f"limit must be an integer from 1 to 1000, got {limit!r}")
-        if not isinstance(offset, int) or offset < 0:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidTaskError(f"offset must be a non-negative integer, got {offset!r}")
+        if owner is not None and not isinstance(owner, str):
+            raise InvalidTaskError(f"owner must be a string or None, got {type(owner).__name__}")
         return await self._store.list(status=status, owner=owner, limit=limit, offset=offset)
 
     async def health(self) -> Health:
@@ -287,7 +301,12 @@ class TaskManager:
         if self._sandbox_checked:
             return
         self._sandbox_checked = True
-        if UNSANDBOXED_WARNING in (await self.health()).warnings:
+        try:
+            health = await self.health()
+        except Exception:  # a warning must not fail the task: the run reports real problems
+            logger.warning("could not check whether ffmpeg is sandboxed", exc_info=True)
+            return
+        if UNSANDBOXED_WARNING in health.warnings:
             logger.warning("%s", UNSANDBOXED_WARNING)
 
     # -- running ------------------------------------------------------------------------------
@@ -337,7 +356,10 @@ class TaskManager:
                 async for task in changes:
                     if task.status.is_terminal:
                         return task
-        raise WaitTimeoutError(f"task {task_id!r} did not finish within {timeout:g} s")
+        raise WaitTimeoutError(
+            f"task {task_id!r} did not finish within {timeout:g} s; it goes on running: "
+            "wait again, poll it with get(), or cancel() it"
+        )
 
     async def watch(self, task_id: str) -> AsyncGenerator[Task, None]:
         """Yield the task now and after each change (status, phase, progress) until it ends.
@@ -354,7 +376,9 @@ class TaskManager:
     async def cancel(self, task_id: str) -> Task:
         """Stop a pending or running task; it ends ``cancelled``. Returns its final state.
 
-        A running ffmpeg is stopped (SIGINT, then SIGTERM, then SIGKILL to its process group).
+        A running ffmpeg is stopped (SIGINT, then SIGTERM, then SIGKILL to its process group),
+        an upload in progress is aborted and leaves nothing behind. A cancel that arrives once
+        every output is stored is too late: the task ends ``completed`` and that is returned.
 
         Raises:
             TaskNotFoundError: no task has that id.
@@ -373,6 +397,10 @@ class TaskManager:
             if scope is not None:
                 scope.cancel()
                 return await self.wait(task_id)
+            if task.status is TaskStatus.RUNNING and task_id in self._scheduled:
+                # Claimed by this process a moment ago; its run is about to register its scope.
+                await anyio.sleep(0.001)
+                continue
             ended = attrs.evolve(
                 task,
                 status=TaskStatus.CANCELLED,
@@ -408,35 +436,74 @@ class TaskManager:
 
     async def _execute(self, task_id: str, *, raise_if_taken: bool) -> Task:
         self._scheduled.add(task_id)
+        claim: Task | None = None
+        claimed = False
         try:
             async with self._slots():
+                task = await self._store.get(task_id)
+                claim = attrs.evolve(
+                    task, status=TaskStatus.RUNNING, phase=TaskPhase.FETCHING, started_at=utcnow()
+                )
                 try:
-                    task = await self._claim(task_id)
+                    await self._store.update(claim, expected=TaskStatus.PENDING)
                 except InvalidTransitionError:
                     current = await self._store.get(task_id)
                     if raise_if_taken and current.status is not TaskStatus.CANCELLED:
                         raise
                     return current  # cancelled while queued, or another worker took it
-                return await self._run_claimed(task)
+                claimed = True
+                self._changes.publish(task_id)
+                return await self._run_claimed(claim)
+        except anyio.get_cancelled_exc_class():
+            if not claimed:
+                with anyio.CancelScope(shield=True):
+                    await self._cancel_unstarted(task_id, claim)
+            raise
         finally:
             self._scheduled.discard(task_id)
+
+    async def _cancel_unstarted(self, task_id: str, claim: Task | None) -> None:
+        """A run stopped before it began (queued when the manager closed, or its caller was
+        cancelled) ends ``cancelled``, not ``pending`` or ``running`` with nothing to finish it.
+
+        ``claim`` is what this run tried to store: when the store took it before the
+        cancellation arrived, the task is ours to end.
+        """
+        try:
+            task = await self._store.get(task_id)
+            if task.status is TaskStatus.PENDING:
+                expected = TaskStatus.PENDING
+            elif (
+                claim is not None
+                and task.status is TaskStatus.RUNNING
+                and task.started_at == claim.started_at
+            ):
+                expected = TaskStatus.RUNNING
+            else:
+                return  # run by another process, or ended already
+            ended = attrs.evolve(
+                task,
+                status=TaskStatus.CANCELLED,
+                phase=None,
+                error="cancelled before it started: the manager closed or the caller gave up",
+                finished_at=utcnow(),
+            )
+            await self._store.update(ended, expected=expected)
+        except InvalidTransitionError:
+            return  # another process took it meanwhile: it runs there
+        except Exception:
+            logger.warning("task %s: could not record its cancellation", task_id, exc_info=True)
+            return
+        self._changes.publish(task_id)
 
     def _slots(self) -> anyio.CapacityLimiter:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self._max_concurrency)
         return self._limiter
 
-    async def _claim(self, task_id: str) -> Task:
-        task = await self._store.get(task_id)
-        running = attrs.evolve(
-            task, status=TaskStatus.RUNNING, phase=TaskPhase.FETCHING, started_at=utcnow()
-        )
-        await self._store.update(running, expected=TaskStatus.PENDING)
-        self._changes.publish(task_id)
-        return running
-
     async def _run_claimed(self, task: Task) -> Task:
-        await self._warn_once_if_unsandboxed()
+        # No await between the claim and the try below: whatever happens from here on, the
+        # task gets a final status, and cancel() finds the scope.
         scope = anyio.CancelScope()
         self._scopes[task.id] = scope
         run = _Run(self, task)
@@ -444,15 +511,21 @@ class TaskManager:
         status, error = TaskStatus.FAILED, None
         try:
             with scope, anyio.fail_after(limit) if limit is not None else nullcontext():
+                await self._warn_once_if_unsandboxed()
                 await self._work_until_cancelled_elsewhere(run, scope)
-            status = TaskStatus.CANCELLED if scope.cancelled_caught else TaskStatus.COMPLETED
-            error = "cancelled" if scope.cancelled_caught else None
+            # Once every output is stored the task is done: a cancel arriving after that is
+            # too late, and reporting "cancelled" would hide outputs that exist.
+            cancelled = scope.cancelled_caught and not run.uploaded
+            status = TaskStatus.CANCELLED if cancelled else TaskStatus.COMPLETED
+            error = "cancelled" if cancelled else None
         except FfmpegTasksError as exc:
             if isinstance(exc, RunError):
                 run.log = exc.stderr_tail
             error = _describe_failure(run.phase, exc, run.workdir)
         except TimeoutError as exc:
-            if limit is None:
+            if run.uploaded:  # the limit struck after the work was done
+                status = TaskStatus.COMPLETED
+            elif limit is None:
                 error = f"{_FAILED_STEP[run.phase]}: {exc or 'timed out'}"
             else:
                 error = f"timed out after {limit:g} s while {run.phase.value}"
@@ -460,7 +533,10 @@ class TaskManager:
             logger.exception("task %s failed unexpectedly", task.id)
             error = f"{_FAILED_STEP[run.phase]}: internal error ({type(exc).__name__}: {exc})"
         except BaseException:
-            status, error = TaskStatus.CANCELLED, "cancelled: the manager is shutting down"
+            status, error = (
+                TaskStatus.CANCELLED,
+                "cancelled: the manager closed or the run's caller was cancelled",
+            )
             raise
         finally:
             del self._scopes[task.id]
@@ -545,6 +621,8 @@ class _Run:
         self.phase = TaskPhase.FETCHING
         #: What the uploader stored.
         self.outputs: list[Output] = []
+        #: Every output is stored: the task has done its work.
+        self.uploaded = False
         #: ffmpeg's stderr tail, once it ran.
         self.log: str | None = None
         #: The private work folder, once made (its path is kept out of error messages).
@@ -572,6 +650,7 @@ class _Run:
             self.outputs.append(
                 await manager._uploader.upload(output, task_id=task.id, name=task.output_filename)
             )
+            self.uploaded = True
 
     async def _enter(self, phase: TaskPhase, *, progress: float | None) -> None:
         self.phase = phase
@@ -634,6 +713,17 @@ def _check_id(task_id: object) -> str:
     if not isinstance(task_id, str) or not task_id:
         raise InvalidTaskError(f"task id must be a non-empty string, got {task_id!r}")
     return task_id
+
+
+def _check_interval(value: object, name: str, *, zero_ok: bool) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0)))
+    ):
+        kind = "zero or more" if zero_ok else "a positive number of"
+        raise ConfigurationError(f"{name} must be {kind} seconds, got {value!r}")
+    return float(value)
 
 
 def _check_timeout(value: object, name: str, *, zero_ok: bool = False) -> float | None:

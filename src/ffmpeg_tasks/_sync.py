@@ -14,12 +14,16 @@ from typing import Any, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
+from ._errors import ConfigurationError
 from ._manager import TaskManager
 from ._models import Health, Task, TaskStatus
 
 __all__ = ["SyncTaskManager"]
 
 T = TypeVar("T")
+
+#: The event loops the portal's thread can run.
+_BACKENDS = ("asyncio", "trio")
 
 
 class SyncTaskManager:
@@ -35,6 +39,14 @@ class SyncTaskManager:
     """
 
     def __init__(self, manager: TaskManager | None = None, *, backend: str = "asyncio") -> None:
+        if backend not in _BACKENDS:
+            raise ConfigurationError(
+                f"backend must be one of {', '.join(map(repr, _BACKENDS))}, got {backend!r}"
+            )
+        if manager is not None and not isinstance(manager, TaskManager):
+            raise ConfigurationError(
+                f"SyncTaskManager wraps a TaskManager, got {type(manager).__name__}"
+            )
         self._manager = manager if manager is not None else TaskManager()
         self._provider = BlockingPortalProvider(backend=backend)
         self._portal: BlockingPortal | None = None
@@ -110,7 +122,16 @@ class SyncTaskManager:
         return task
 
     def start(self, task_id: str) -> None:
-        """See :meth:`TaskManager.start`; needs ``with SyncTaskManager(...)``."""
+        """See :meth:`TaskManager.start`; needs ``with SyncTaskManager(...)``.
+
+        Raises:
+            ConfigurationError: the facade is not open (no ``with``).
+        """
+        if self._opened is None:
+            raise ConfigurationError(
+                "start() runs tasks in the background and needs an open facade: "
+                "use 'with SyncTaskManager(...) as manager', or call execute() instead"
+            )
         self._call(self._manager.start, task_id)
 
     def wait(self, task_id: str, timeout: float | None = None) -> Task:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -55,6 +56,24 @@ class TestLocalUploader(UploaderContract):
         assert await self.read_back(output) == b"once"
         # nothing half-written is left beside it
         assert sorted(p.name for p in (uploader.directory / "t1").iterdir()) == ["out.mp4"]
+
+    @pytest.mark.anyio
+    async def test_a_cancelled_upload_leaves_nothing(
+        self, uploader: LocalUploader, tmp_path: Path
+    ) -> None:
+        """The copy runs in a thread that cannot be stopped: what it wrote is removed."""
+        source = tmp_path / "out.mp4"
+        with source.open("wb") as file:
+            for _ in range(64):
+                file.write(os.urandom(1 << 20))
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(partial(uploader.upload, source, task_id="t1", name="out.mp4"))
+                while not (uploader.directory / "t1").exists():
+                    await anyio.sleep(0.001)  # until the copy has started in its thread
+                scope.cancel()
+        assert scope.cancelled_caught
+        assert list(uploader.directory.rglob("*")) == []
 
     @pytest.mark.anyio
     async def test_outputs_get_the_mode_the_umask_gives_new_files(self, tmp_path: Path) -> None:

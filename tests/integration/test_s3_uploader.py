@@ -302,3 +302,20 @@ async def test_memory_does_not_grow_with_the_file(
             tracemalloc.stop()
     assert output.size == 48 * MIB
     assert peak < 16 * MIB, f"peak {peak / MIB:.1f} MiB for a 48 MiB upload"
+
+
+async def test_a_cancel_after_the_object_landed_deletes_it(
+    s3_bucket: str, s3_client: S3Client, s3_proxy: StartProxy, tmp_path: Path
+) -> None:
+    """The server stored the object but its answer is late; the cancel arrives in between."""
+    proxy = s3_proxy(stall_put_answer=1.0)
+    source = make_file(tmp_path / "out.mp4", 1000)
+    async with uploader_for(proxy.endpoint_url, s3_bucket) as uploader:
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(partial(uploader.upload, source, task_id="t", name="out.mp4"))
+                assert await anyio.to_thread.run_sync(proxy.answer_held.wait, 10)
+                assert (await leftovers(s3_client, s3_bucket))[0] == ["t/out.mp4"]
+                scope.cancel()
+        assert scope.cancelled_caught
+    assert await leftovers(s3_client, s3_bucket) == ([], [])

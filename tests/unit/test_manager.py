@@ -6,13 +6,16 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 
 from ffmpeg_tasks import (
     CommandPolicy,
     ConfigurationError,
+    Health,
     InvalidTaskError,
     InvalidTransitionError,
+    Output,
     ProgressCallback,
     Task,
     TaskManager,
@@ -395,3 +398,211 @@ async def test_health_warns_when_strict_commands_run_without_a_sandbox(
     assert len(logged) == 1  # once per manager, not once per task
     trusted, *_ = make_manager(policy=CommandPolicy.trusted())
     assert (await trusted.health()).warnings == ()
+
+
+def test_the_status_values_are_the_original_services_and_tasks_are_immutable() -> None:
+    assert [status.value for status in TaskStatus] == [
+        "pending",
+        "running",
+        "completed",
+        "failed",
+        "cancelled",
+    ]
+    assert [phase.value for phase in TaskPhase] == ["fetching", "encoding", "uploading"]
+    task = Task(command=COMMAND, input_files={"a.mp4": URL_A}, output_filename="out.mp4")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        task.status = TaskStatus.RUNNING  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("max_concurrency", True, "max_concurrency must be a positive integer"),
+        ("max_concurrency", 0, "max_concurrency must be a positive integer"),
+        ("poll_interval", 0, "poll_interval must be a positive number of seconds"),
+        ("poll_interval", "1", "poll_interval must be a positive number of seconds"),
+        ("progress_interval", -1, "progress_interval must be zero or more seconds"),
+        ("progress_interval", float("nan"), "progress_interval must be zero or more seconds"),
+        ("timeout", -1, "timeout must be a positive number of seconds"),
+        ("workdir_root", "/nonexistent/ffmpeg-tasks", "is not an existing folder"),
+    ],
+)
+def test_settings_are_checked(option: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        make_manager(**{option: value})
+
+
+async def test_list_checks_its_arguments() -> None:
+    manager, *_ = make_manager()
+    with pytest.raises(InvalidTaskError, match="limit must be an integer from 1 to 1000"):
+        await manager.list(limit=True)
+    with pytest.raises(InvalidTaskError, match="owner must be a string or None"):
+        await manager.list(owner=5)  # type: ignore[arg-type]
+
+
+async def test_a_wait_timeout_says_the_task_goes_on(opened: tuple[TaskManager, FakeRunner]) -> None:
+    manager, _ = opened
+    task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+    await manager.start(task.id)
+    with pytest.raises(WaitTimeoutError, match=r"goes on running: wait again, .* or cancel\(\)"):
+        await manager.wait(task.id, timeout=0.01)
+
+
+async def test_queued_background_tasks_end_cancelled_when_the_manager_closes() -> None:
+    """Tasks waiting for a slot would otherwise stay pending with nothing left to run them."""
+    manager, _, runner, _ = make_manager(FakeRunner(duration=30, steps=300), max_concurrency=1)
+    store = manager._store
+    async with manager:
+        ids = [(await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")).id for _ in range(3)]
+        for task_id in ids:
+            await manager.start(task_id)
+        while not runner.running:
+            await anyio.sleep(0.01)
+    finals = [await store.get(task_id) for task_id in ids]
+    assert [task.status for task in finals] == [TaskStatus.CANCELLED] * 3
+    queued = [task for task in finals if task.started_at is None]
+    assert len(queued) == 2  # which one got the slot is the backend's choice
+    for task in queued:
+        assert task.error is not None
+        assert task.error.startswith("cancelled before it started")
+    assert len(runner.calls) == 1
+
+
+async def test_a_caller_cancelled_while_queued_leaves_the_task_cancelled() -> None:
+    manager, _, runner, _ = make_manager(FakeRunner(duration=30, steps=300), max_concurrency=1)
+    async with manager:
+        first = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+        queued = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+        await manager.start(first.id)
+        while not runner.running:
+            await anyio.sleep(0.01)
+        with anyio.move_on_after(0.1):
+            await manager.execute(queued.id)  # waits for the slot first's run holds
+        assert (await manager.get(queued.id)).status is TaskStatus.CANCELLED
+        assert (await manager.get(first.id)).status is TaskStatus.RUNNING
+        await manager.cancel(first.id)
+
+
+async def test_cancel_while_fetching_stops_the_downloads() -> None:
+    manager, fetcher, runner, uploader = make_manager()
+    fetcher._delay = 30  # a slow server
+    async with manager:
+        task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+        await manager.start(task.id)
+        while (await manager.get(task.id)).phase is not TaskPhase.FETCHING:
+            await anyio.sleep(0.01)
+        with anyio.fail_after(2):
+            done = await manager.cancel(task.id)
+    assert done.status is TaskStatus.CANCELLED
+    assert fetcher.fetched == []  # no download finished
+    assert runner.calls == []
+    assert uploader.objects == {}
+
+
+class GatedUploader(FakeUploader):
+    """Stores nothing until ``release`` is set: an upload that takes as long as the test wants."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = anyio.Event()
+        self.release = anyio.Event()
+
+    async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
+        self.waiting.set()
+        await self.release.wait()
+        return await super().upload(path, task_id=task_id, name=name)
+
+
+async def test_cancel_while_uploading_records_no_output() -> None:
+    uploader = GatedUploader()
+    manager = TaskManager(MemoryStore(), FakeFetcher({URL_A: b"A"}), FakeRunner(), uploader)
+    async with manager:
+        task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+        await manager.start(task.id)
+        await uploader.waiting.wait()
+        assert (await manager.get(task.id)).phase is TaskPhase.UPLOADING
+        with anyio.fail_after(2):
+            done = await manager.cancel(task.id)
+    assert done.status is TaskStatus.CANCELLED
+    assert done.outputs == ()
+    assert uploader.objects == {}
+
+
+class SlowClaimStore(MemoryStore):
+    """A store whose writes of a claim take a while to return, as a database's may."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claimed = anyio.Event()
+
+    async def update(self, task: Task, *, expected: TaskStatus) -> None:
+        await super().update(task, expected=expected)
+        if expected is TaskStatus.PENDING and task.status is TaskStatus.RUNNING:
+            self.claimed.set()
+            await anyio.sleep(0.3)
+
+
+async def test_a_cancel_right_after_the_claim_stops_the_run_before_it_fetches() -> None:
+    store = SlowClaimStore()
+    fetcher = FakeFetcher({URL_A: b"A"})
+    manager = TaskManager(store, fetcher, FakeRunner(), FakeUploader())
+    async with manager:
+        task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+        await manager.start(task.id)
+        await store.claimed.wait()
+        with anyio.fail_after(2):
+            done = await manager.cancel(task.id)
+        await anyio.sleep(0.5)  # the manager stays open: a run that went on would fetch now
+    assert done.status is TaskStatus.CANCELLED
+    assert fetcher.fetched == []
+
+
+class BrokenHealthRunner(FakeRunner):
+    async def health(self) -> Health:
+        raise OSError("cannot read /proc")
+
+
+async def test_a_failing_sandbox_check_does_not_strand_the_task(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    manager, *_ = make_manager(BrokenHealthRunner())
+    task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+    done = await manager.execute(task.id)
+    assert done.status is TaskStatus.COMPLETED
+    assert any("could not check whether ffmpeg is sandboxed" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.progress_writes: list[float | None] = []
+
+    async def update(self, task: Task, *, expected: TaskStatus) -> None:
+        await super().update(task, expected=expected)
+        if task.phase is TaskPhase.ENCODING and task.progress is not None:
+            self.progress_writes.append(task.progress)
+
+
+async def test_progress_is_stored_at_most_every_progress_interval() -> None:
+    store = CountingStore()
+    runner = FakeRunner(duration=1.0, steps=50)  # 50 reports in a second
+    manager = TaskManager(
+        store, FakeFetcher({URL_A: b"A"}), runner, FakeUploader(), progress_interval=0.4
+    )
+    task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+    done = await manager.execute(task.id)
+    assert done.status is TaskStatus.COMPLETED
+    # about one write per 0.4 s plus the final report, not one per report
+    assert 2 <= len(store.progress_writes) <= 5, store.progress_writes
+    assert store.progress_writes[-1] == 1.0
+
+
+async def test_an_input_counts_as_used_only_when_named_whole() -> None:
+    """Under the trusted policy too: 'a.mp4' inside 'banana.mp4' does not use it."""
+    manager, *_ = make_manager(policy=CommandPolicy.trusted())
+    inputs = {"in.mp4": URL_A, "a.mp4": URL_B}
+    with pytest.raises(InvalidTaskError, match="'a.mp4' is declared in input_files but"):
+        await manager.register("-i in.mp4 banana.mp4", inputs, "banana.mp4")
+    used = await manager.register("-i in.mp4 -vf movie=a.mp4 out.mp4", inputs, "out.mp4")
+    assert used.status is TaskStatus.PENDING

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from ffmpeg_tasks import (
+    ConfigurationError,
     InvalidTaskError,
     SyncTaskManager,
     TaskManager,
@@ -91,3 +92,20 @@ def test_without_with_it_needs_close() -> None:
     manager.close()
     manager.close()  # idempotent
     assert threading.active_count() == before
+
+
+def test_start_without_with_says_to_use_with() -> None:
+    manager = SyncTaskManager(make_manager())
+    try:
+        task = manager.register(COMMAND, {"a.mp4": URL}, "out.mp4")
+        with pytest.raises(ConfigurationError, match=r"with SyncTaskManager\(\.\.\.\)"):
+            manager.start(task.id)
+    finally:
+        manager.close()
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="backend must be one of 'asyncio', 'trio'"):
+        SyncTaskManager(backend="curio")
+    with pytest.raises(ConfigurationError, match="wraps a TaskManager"):
+        SyncTaskManager("manager")  # type: ignore[arg-type]

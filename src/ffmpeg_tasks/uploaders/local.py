@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import anyio.lowlevel
 import anyio.to_thread
 
 from .._command import check_file_name
@@ -42,7 +43,16 @@ class LocalUploader:
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
         check_file_name(task_id, "task id")
         check_file_name(name, "output")
-        return await anyio.to_thread.run_sync(self._store, Path(path), task_id, name)
+        try:
+            output = await anyio.to_thread.run_sync(self._store, Path(path), task_id, name)
+            # A cancel that arrived while the copy ran (a thread cannot be interrupted) is
+            # delivered here, and the task ends cancelled: it must leave no output behind.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._discard, task_id, name)
+            raise
+        return output
 
     def _store(self, source: Path, task_id: str, name: str) -> Output:
         folder = self._directory / task_id
@@ -59,6 +69,14 @@ class LocalUploader:
         except OSError as exc:
             raise UploadError(f"could not write {destination}: {exc.strerror or exc}") from exc
         return Output(name=name, url=destination.as_uri(), size=destination.stat().st_size)
+
+    def _discard(self, task_id: str, name: str) -> None:
+        folder = self._directory / task_id
+        (folder / name).unlink(missing_ok=True)
+        try:
+            folder.rmdir()  # only when empty: another output of the task may be there
+        except OSError:
+            pass
 
     def _copy_then_link(self, source: Path, destination: Path) -> None:
         fd, temporary = tempfile.mkstemp(

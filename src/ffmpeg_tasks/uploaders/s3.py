@@ -3,6 +3,7 @@ transfer."""
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import os
 import stat
@@ -12,12 +13,14 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import anyio
 import anyio.to_thread
 
 from .._command import check_file_name
 from .._errors import ConfigurationError, UploadError
 from .._models import Output
 from .._s3 import (
+    CLEANUP_TIMEOUT,
     MAX_PRESIGN_SECONDS,
     MIB,
     AddressingStyle,
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from s3transfer.futures import TransferFuture
 
 __all__ = ["S3Uploader"]
+
+logger = logging.getLogger("ffmpeg_tasks")
 
 #: Media types of the containers ffmpeg writes most, so they do not depend on the machine's
 #: ``/etc/mime.types`` (which maps ``.ts`` to Qt translations on some systems).
@@ -243,11 +248,29 @@ class S3Uploader:
             download_url = None
             if self._presign_expires is not None:
                 download_url = await anyio.to_thread.run_sync(self._presign, key)
+        except anyio.get_cancelled_exc_class():
+            # The transfer is cancelled (a multipart upload aborted) by run_transfer; but the
+            # last request may have landed first, and a cancelled task leaves no output.
+            with anyio.CancelScope(shield=True, deadline=anyio.current_time() + CLEANUP_TIMEOUT):
+                await anyio.to_thread.run_sync(self._delete_quietly, key)
+            raise
         except s3_exceptions() as exc:
             raise UploadError(self._describe(exc, name=name, url=url)) from exc
         finally:
             self._unguard(key)
         return Output(name=name, url=url, download_url=download_url, size=size)
+
+    def _delete_quietly(self, key: str) -> None:
+        """Delete our object if it exists; a failure is logged, as nobody is left to tell."""
+        try:
+            self._connection.client().delete_object(Bucket=self._bucket, Key=key)
+        except s3_exceptions() as exc:
+            logger.warning(
+                "could not delete s3://%s/%s after its upload was cancelled: %s",
+                self._bucket,
+                key,
+                error_code(exc) or type(exc).__name__,
+            )
 
     def _submit(self, source: Path, key: str, name: str) -> TransferFuture:
         try:
