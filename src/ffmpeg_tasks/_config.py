@@ -22,6 +22,7 @@ not do (S3-compatible stores, ``s3://`` inputs, private networks):
                                        loopback addresses (default ``0``)
 ``FFMPEG_TASKS_DATABASE``              a SQLite file (path or ``sqlite:///path``) tasks live
                                        in, so they survive restarts; in memory when unset
+``FFMPEG_TASKS_MAX_INPUT_BYTES``       the largest input, http(s) or ``s3://`` (2 GiB)
 =====================================  ==========================================================
 
 Empty values count as unset. Secrets never reach ``details``, reprs or error messages.
@@ -100,6 +101,7 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
     allow_private = env.checked("FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS", _flag) or False
     output_dir = env.get("FFMPEG_TASKS_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR
     database = env.checked("FFMPEG_TASKS_DATABASE", _sqlite_path)
+    max_input_bytes = env.checked("FFMPEG_TASKS_MAX_INPUT_BYTES", _byte_count)
     key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     token = env.get("AWS_SESSION_TOKEN")
     if (key_id is None) != (secret is None):
@@ -116,6 +118,9 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
     details: dict[str, str] = {}
 
     from .fetchers import HttpFetcher, RoutingFetcher, S3Fetcher
+    from .fetchers.http import DEFAULT_MAX_SIZE
+
+    max_input = max_input_bytes or DEFAULT_MAX_SIZE
     from .uploaders import LocalUploader, S3Uploader
 
     uploader: Uploader
@@ -141,7 +146,7 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
             else "no download URLs (S3_PRESIGN_EXPIRES is not set)"
         )
         details["outputs"] = f"s3://{bucket}/{prefix} ({where}; {presigned})"
-    http = HttpFetcher(allow_private_networks=allow_private)
+    http = HttpFetcher(allow_private_networks=allow_private, max_size=max_input)
     s3: Fetcher
     if input_buckets is None:
         s3 = _S3InputsOff()
@@ -155,10 +160,12 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
             aws_secret_access_key=secret,
             aws_session_token=token,
             addressing_style=addressing_style,
+            max_size=max_input,
         )
         s3_inputs = f"s3:// from {', '.join(input_buckets)} ({where})"
     networks = "any address" if allow_private else "public addresses only"
     details["inputs"] = f"http(s) from {networks}; {s3_inputs}"
+    details["max_input_bytes"] = str(max_input)
     if bucket is not None or input_buckets is not None:
         details["credentials"] = credentials
     fetcher = RoutingFetcher({"http": http, "https": http, "s3": s3})
@@ -221,6 +228,16 @@ def _sqlite_path(value: str) -> Path:
             "(or sqlite:////var/lib/ffmpeg-tasks/tasks.db)"
         )
     return Path(path).expanduser().absolute()
+
+
+def _byte_count(value: str) -> int:
+    try:
+        count = int(value.replace("_", ""))
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigurationError(f"{value!r} is not a positive whole number of bytes")
+    return count
 
 
 def _region(value: str) -> str:

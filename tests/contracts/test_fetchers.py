@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from ffmpeg_tasks import FetchError, InvalidTaskError
+from ffmpeg_tasks import ConfigurationError, FetchError, InvalidTaskError
 from ffmpeg_tasks.fetchers import HttpFetcher, LocalFetcher, RoutingFetcher
 from ffmpeg_tasks.testing import FakeFetcher
 from tests.fixtures.http_server import HttpServer
@@ -190,7 +190,7 @@ class TestLocalFetcher(FetcherContract):
         assert not destination.exists()
 
     def test_needs_a_root(self) -> None:
-        with pytest.raises(ValueError, match="at least one folder"):
+        with pytest.raises(ConfigurationError, match="at least one folder"):
             LocalFetcher([])
         assert "inputs" in repr(LocalFetcher([Path("/srv/inputs")]))
 
@@ -250,9 +250,9 @@ class TestRoutingFetcher(FetcherContract):
         assert closed == ["closed"]
 
     def test_refuses_bad_routes(self) -> None:
-        with pytest.raises(ValueError, match="at least one"):
+        with pytest.raises(ConfigurationError, match="at least one"):
             RoutingFetcher({})
-        with pytest.raises(ValueError, match="lower-case"):
+        with pytest.raises(ConfigurationError, match="lower-case"):
             RoutingFetcher({"HTTP": FakeFetcher()})
-        with pytest.raises(ValueError, match="lower-case"):
+        with pytest.raises(ConfigurationError, match="lower-case"):
             RoutingFetcher({"http:": FakeFetcher()})

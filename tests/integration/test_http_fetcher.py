@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from ffmpeg_tasks import FetchError, InvalidTaskError, TaskManager, TaskStatus
+from ffmpeg_tasks import ConfigurationError, FetchError, InvalidTaskError, TaskManager, TaskStatus
 from ffmpeg_tasks.fetchers import HttpFetcher
 from ffmpeg_tasks.runners import SubprocessRunner
 from ffmpeg_tasks.storage import MemoryStore
@@ -693,13 +693,13 @@ async def test_the_client_reopens_after_aclose(
 
 
 def test_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="set by the fetcher itself"):
+    with pytest.raises(ConfigurationError, match="set by the fetcher itself"):
         HttpFetcher(headers={"Host": "elsewhere.example"})
-    with pytest.raises(ValueError, match="timeout"):
+    with pytest.raises(ConfigurationError, match="timeout"):
         HttpFetcher(timeout=0)
-    with pytest.raises(ValueError, match="deadline"):
+    with pytest.raises(ConfigurationError, match="deadline"):
         HttpFetcher(deadline=-1)
-    with pytest.raises(ValueError, match="must not be negative"):
+    with pytest.raises(ConfigurationError, match="must not be negative"):
         HttpFetcher(retries=-1)
     text = repr(HttpFetcher())
     assert "allow_private_networks=False" in text

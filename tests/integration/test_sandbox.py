@@ -572,9 +572,11 @@ async def test_health_reports_the_limits_and_the_timeout() -> None:
 
 
 def test_limits_refuse_nonsense() -> None:
-    with pytest.raises(ValueError, match=r"ResourceLimits.cpu_seconds must be a whole number"):
+    with pytest.raises(
+        ConfigurationError, match=r"ResourceLimits.cpu_seconds must be a whole number"
+    ):
         ResourceLimits(cpu_seconds=0)
-    with pytest.raises(ValueError, match="memory_bytes"):
+    with pytest.raises(ConfigurationError, match="memory_bytes"):
         ResourceLimits(memory_bytes=1.5)  # type: ignore[arg-type]
     assert rlimits(ResourceLimits(cpu_seconds=None, memory_bytes=None, open_files=None)) == [
         ("RLIMIT_CORE", 0, 0),

@@ -565,16 +565,20 @@ async def test_repr_names_the_binary_once_found(ffmpeg_exe: Path) -> None:
 
 
 def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="stderr_tail_lines"):
+    with pytest.raises(ConfigurationError, match="stderr_tail_lines"):
         SubprocessRunner(stderr_tail_lines=0)
-    with pytest.raises(ValueError, match="kill_grace"):
+    with pytest.raises(ConfigurationError, match="kill_grace"):
         SubprocessRunner(kill_grace=-1)
-    with pytest.raises(ValueError, match="sandbox must be one of 'auto', 'bubblewrap', 'none'"):
+    with pytest.raises(
+        ConfigurationError, match="sandbox must be one of 'auto', 'bubblewrap', 'none'"
+    ):
         SubprocessRunner(sandbox="bwrap")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="timeout"):
+    with pytest.raises(ConfigurationError, match="timeout"):
         SubprocessRunner(timeout=0)
-    with pytest.raises(ValueError, match="sandbox_paths must be absolute, got 'lib'"):
+    with pytest.raises(ConfigurationError, match="sandbox_paths must be absolute, got 'lib'"):
         SubprocessRunner(sandbox_paths=["lib"])
     for nice in (-1, 20, True, 2.5):
-        with pytest.raises(ValueError, match=r"nice must be a whole number from 0 .* to 19"):
+        with pytest.raises(
+            ConfigurationError, match=r"nice must be a whole number from 0 .* to 19"
+        ):
             SubprocessRunner(nice=nice)  # type: ignore[arg-type]

@@ -104,6 +104,7 @@ def test_a_bucket_makes_an_s3_uploader() -> None:
         "outputs": "s3://my-outputs/renders/ (region us-east-1, http://minio.internal:9000; "
         "presigned download URLs for 3600 s)",
         "inputs": "http(s) from public addresses only; s3:// refused (S3_INPUT_BUCKETS is not set)",
+        "max_input_bytes": "2147483648",
         "credentials": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
         "tasks": "in memory: FFMPEG_TASKS_DATABASE is not set, restarts forget them",
     }
@@ -148,6 +149,21 @@ async def test_private_networks_flag_reaches_the_http_fetcher() -> None:
     assert opened.details["inputs"].startswith("http(s) from any address;")
 
 
+def test_inputs_are_capped_in_size_whatever_their_scheme() -> None:
+    default = adapters_from_env({"S3_INPUT_BUCKETS": "media-a"})
+    assert default.details["max_input_bytes"] == str(2 * 1024**3)
+    assert "HttpFetcher(allow_private_networks=False, max_size=2147483648," in repr(default.fetcher)
+    assert "S3Fetcher(buckets=['media-a'], region='us-east-1', max_size=2147483648)" in repr(
+        default.fetcher
+    )
+    built = adapters_from_env(
+        {"S3_INPUT_BUCKETS": "media-a", "FFMPEG_TASKS_MAX_INPUT_BYTES": "1_000_000"}
+    )
+    assert built.details["max_input_bytes"] == "1000000"
+    assert "HttpFetcher(allow_private_networks=False, max_size=1000000," in repr(built.fetcher)
+    assert "max_size=1000000)})" in repr(built.fetcher)  # the S3 fetcher, last
+
+
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
@@ -174,6 +190,8 @@ async def test_private_networks_flag_reaches_the_http_fetcher() -> None:
         ({"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, "set both AWS_ACCESS_KEY_ID and AWS_SECRET"),
         ({"AWS_SECRET_ACCESS_KEY": SECRET}, "set both AWS_ACCESS_KEY_ID and AWS_SECRET"),
         ({"AWS_SESSION_TOKEN": TOKEN}, "AWS_SESSION_TOKEN is set without"),
+        ({"FFMPEG_TASKS_MAX_INPUT_BYTES": "2G"}, "MAX_INPUT_BYTES: '2G' is not a positive whole"),
+        ({"FFMPEG_TASKS_MAX_INPUT_BYTES": "0"}, "MAX_INPUT_BYTES: '0' is not a positive whole"),
         (
             {"FFMPEG_TASKS_DATABASE": "postgresql://db/tasks"},
             "FFMPEG_TASKS_DATABASE: 'postgresql://db/tasks' is not a SQLite file",

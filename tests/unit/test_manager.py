@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
@@ -428,8 +429,9 @@ def test_the_status_values_are_the_original_services_and_tasks_are_immutable() -
     ],
 )
 def test_settings_are_checked(option: str, value: object, message: str) -> None:
+    settings: dict[str, Any] = {option: value}
     with pytest.raises(ConfigurationError, match=message):
-        make_manager(**{option: value})
+        make_manager(**settings)
 
 
 async def test_list_checks_its_arguments() -> None:
@@ -535,11 +537,12 @@ class SlowClaimStore(MemoryStore):
         super().__init__()
         self.claimed = anyio.Event()
 
-    async def update(self, task: Task, *, expected: TaskStatus) -> None:
-        await super().update(task, expected=expected)
+    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
+        stored = await super().update(task, expected=expected)
         if expected is TaskStatus.PENDING and task.status is TaskStatus.RUNNING:
             self.claimed.set()
             await anyio.sleep(0.3)
+        return stored
 
 
 async def test_a_cancel_right_after_the_claim_stops_the_run_before_it_fetches() -> None:
@@ -578,10 +581,11 @@ class CountingStore(MemoryStore):
         super().__init__()
         self.progress_writes: list[float | None] = []
 
-    async def update(self, task: Task, *, expected: TaskStatus) -> None:
-        await super().update(task, expected=expected)
+    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
+        stored = await super().update(task, expected=expected)
         if task.phase is TaskPhase.ENCODING and task.progress is not None:
             self.progress_writes.append(task.progress)
+        return stored
 
 
 async def test_progress_is_stored_at_most_every_progress_interval() -> None:
@@ -602,7 +606,7 @@ async def test_an_input_counts_as_used_only_when_named_whole() -> None:
     """Under the trusted policy too: 'a.mp4' inside 'banana.mp4' does not use it."""
     manager, *_ = make_manager(policy=CommandPolicy.trusted())
     inputs = {"in.mp4": URL_A, "a.mp4": URL_B}
-    with pytest.raises(InvalidTaskError, match="'a.mp4' is declared in input_files but"):
+    with pytest.raises(InvalidTaskError, match=r"'a\.mp4' is declared in input_files but"):
         await manager.register("-i in.mp4 banana.mp4", inputs, "banana.mp4")
     used = await manager.register("-i in.mp4 -vf movie=a.mp4 out.mp4", inputs, "out.mp4")
     assert used.status is TaskStatus.PENDING

@@ -40,7 +40,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from .._errors import FetchError, FfmpegTasksError, InvalidTaskError
+from .._errors import ConfigurationError, FetchError, FfmpegTasksError, InvalidTaskError
 from ._addresses import IPAddress, ip_literal, refusal
 from ._decoding import PIECE, Decoder
 from ._resolver import Resolver, system_resolver
@@ -153,7 +153,7 @@ class HttpFetcher:
             False to turn it off.
 
     Raises:
-        ValueError: an argument is out of range, or ``headers`` names a header the fetcher sets.
+        ConfigurationError: an argument is out of range, or ``headers`` names a header the fetcher sets.
     """
 
     def __init__(
@@ -172,16 +172,18 @@ class HttpFetcher:
         verify: ssl.SSLContext | bool = True,
     ) -> None:
         if max_size is not None and max_size < 0:
-            raise ValueError(f"max_size must be at least 0 bytes or None, got {max_size!r}")
+            raise ConfigurationError(f"max_size must be at least 0 bytes or None, got {max_size!r}")
         if not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+            raise ConfigurationError(
+                f"timeout must be a positive number of seconds, got {timeout!r}"
+            )
         if deadline is not None and not deadline > 0:
-            raise ValueError(f"deadline must be positive seconds or None, got {deadline!r}")
+            raise ConfigurationError(f"deadline must be positive seconds or None, got {deadline!r}")
         if retries < 0 or max_redirects < 0 or not backoff >= 0:
-            raise ValueError("retries, backoff and max_redirects must not be negative")
+            raise ConfigurationError("retries, backoff and max_redirects must not be negative")
         extra = dict(headers or {})
         if taken := sorted(name for name in extra if name.lower() in _OWN_HEADERS):
-            raise ValueError(f"headers {taken} are set by the fetcher itself; remove them")
+            raise ConfigurationError(f"headers {taken} are set by the fetcher itself; remove them")
         self._allow_private = allow_private_networks
         self._resolver: Resolver = resolver if resolver is not None else system_resolver
         self._max_size = max_size

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import anyio.from_thread
 import anyio.to_thread
 
-from .._errors import FetchError, InvalidTaskError
+from .._errors import ConfigurationError, FetchError, InvalidTaskError
 
 __all__ = ["LocalFetcher"]
 
@@ -35,7 +35,7 @@ class LocalFetcher:
         max_size: Largest input in bytes, or None for no limit.
 
     Raises:
-        ValueError: no roots were given.
+        ConfigurationError: no roots were given.
     """
 
     def __init__(
@@ -43,7 +43,9 @@ class LocalFetcher:
     ) -> None:
         self._roots = tuple(Path(root).expanduser().resolve() for root in roots)
         if not self._roots:
-            raise ValueError("LocalFetcher needs at least one folder inputs may be read from")
+            raise ConfigurationError(
+                "LocalFetcher needs at least one folder inputs may be read from"
+            )
         self._max_size = max_size
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .._errors import FetchError, InvalidTaskError
+from .._errors import ConfigurationError, FetchError, InvalidTaskError
 from .._protocols import Fetcher
 
 __all__ = ["RoutingFetcher"]
@@ -26,15 +26,17 @@ class RoutingFetcher:
             several schemes; each is closed once.
 
     Raises:
-        ValueError: no routes, or a scheme that is not a plain lower-case word.
+        ConfigurationError: no routes, or a scheme that is not a plain lower-case word.
     """
 
     def __init__(self, routes: Mapping[str, Fetcher]) -> None:
         if not routes:
-            raise ValueError("RoutingFetcher needs at least one scheme -> fetcher route")
+            raise ConfigurationError("RoutingFetcher needs at least one scheme -> fetcher route")
         for scheme in routes:
             if not scheme.isascii() or not scheme.isalnum() or scheme != scheme.lower():
-                raise ValueError(f"scheme {scheme!r} must be lower-case letters/digits, no ':'")
+                raise ConfigurationError(
+                    f"scheme {scheme!r} must be lower-case letters/digits, no ':'"
+                )
         self._routes = dict(routes)
 
     def __repr__(self) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 
 import attrs
 
+from .._errors import ConfigurationError
+
 __all__ = [
     "CPU_GRACE_SECONDS",
     "DEFAULT_LIMITS",
@@ -50,7 +52,7 @@ def _positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> Non
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise ConfigurationError(
             f"ResourceLimits.{attribute.name} must be a whole number of 1 or more, or None "
             f"for no limit; got {value!r}"
         )

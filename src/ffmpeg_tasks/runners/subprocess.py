@@ -102,7 +102,7 @@ class SubprocessRunner:
             19 (the lowest); see above.
 
     Raises:
-        ValueError: a setting is out of range.
+        ConfigurationError: a setting is out of range.
     """
 
     def __init__(
@@ -120,23 +120,27 @@ class SubprocessRunner:
         nice: int = DEFAULT_NICE,
     ) -> None:
         if stderr_tail_lines < 1:
-            raise ValueError(f"stderr_tail_lines must be at least 1, got {stderr_tail_lines}")
+            raise ConfigurationError(
+                f"stderr_tail_lines must be at least 1, got {stderr_tail_lines}"
+            )
         if kill_grace < 0:
-            raise ValueError(f"kill_grace must be zero or more seconds, got {kill_grace}")
+            raise ConfigurationError(f"kill_grace must be zero or more seconds, got {kill_grace}")
         if sandbox not in MODES:
-            raise ValueError(
+            raise ConfigurationError(
                 f"sandbox must be one of {', '.join(map(repr, MODES))}, got {sandbox!r}"
             )
         if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout}")
+            raise ConfigurationError(
+                f"timeout must be a positive number of seconds or None, got {timeout}"
+            )
         if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= MAX_NICE:
-            raise ValueError(
+            raise ConfigurationError(
                 f"nice must be a whole number from 0 (ffmpeg at the service's CPU priority) to "
                 f"{MAX_NICE} (the lowest priority), got {nice!r}"
             )
         relative = [os.fspath(path) for path in sandbox_paths if not os.path.isabs(path)]
         if relative:
-            raise ValueError(f"sandbox_paths must be absolute, got {relative[0]!r}")
+            raise ConfigurationError(f"sandbox_paths must be absolute, got {relative[0]!r}")
         self._explicit = ffmpeg
         self._binary: Path | None = None
         self._tail_lines = stderr_tail_lines
