@@ -1,10 +1,12 @@
-"""Whole tasks on S3: an http input and an s3:// input, real ffmpeg, the output in a bucket;
+"""Whole tasks on S3: an https input and an s3:// input, real ffmpeg, the output in a bucket;
 ``TaskManager.from_env`` pointed at moto, with secrets that must not show anywhere; and a task
 cancelled while its output is going up."""
 
 from __future__ import annotations
 
 import os
+import socket
+import ssl
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,24 +47,36 @@ async def run(manager: TaskManager, inputs: dict[str, str]) -> Task:
         return await manager.execute(task.id)
 
 
-async def test_http_and_s3_inputs_to_an_s3_output(
+async def loopback_dns(host: str) -> list[str]:
+    """media.test is the loopback HTTPS server (its certificate names media.test)."""
+    if host != "media.test":
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return ["127.0.0.1"]
+
+
+async def test_https_and_s3_inputs_to_an_s3_output(
     moto_server: MotoServer,
     s3_bucket: str,
     s3_client: S3Client,
-    http_server: HttpServer,
+    https_server: HttpServer,
+    tls_client_context: ssl.SSLContext,
     media_dir: Path,
     decoded_duration: DecodedDuration,
     tmp_path: Path,
 ) -> None:
     s3_client.upload_file(str(media_dir / "clip.mp4"), s3_bucket, "inputs/video.mp4")
-    sound_url = http_server.add_file("/sound.mp4", media_dir / "clip2.mp4")
+    https_server.add_file("/sound.mp4", media_dir / "clip2.mp4")
+    sound_url = https_server.url("/sound.mp4", host="media.test")
+    assert sound_url.startswith("https://media.test:")
     connection: dict[str, object] = {
         "endpoint_url": moto_server.endpoint_url,
         "region": "us-east-1",
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
     }
-    http = HttpFetcher(allow_private_networks=True)
+    http = HttpFetcher(
+        allow_private_networks=True, resolver=loopback_dns, verify=tls_client_context
+    )
     fetcher = RoutingFetcher(
         {"http": http, "https": http, "s3": S3Fetcher([s3_bucket], **connection)}  # type: ignore[arg-type]
     )
@@ -76,7 +90,8 @@ async def test_http_and_s3_inputs_to_an_s3_output(
 
     assert done.status is TaskStatus.COMPLETED, done.error
     assert done.output_url == f"s3://{s3_bucket}/results/{done.id}/out.mp4"
-    assert [r.path for r in http_server.requests] == ["/sound.mp4"]
+    assert [r.path for r in https_server.requests] == ["/sound.mp4"]
+    assert https_server.sni_names == ["media.test"]  # over TLS, checked against the name
     output = await read_object(s3_client, done.output_url, tmp_path / "out.mp4")
     assert done.outputs[0].size == output.stat().st_size
     assert 1.9 <= decoded_duration(output) <= 2.1  # the 2 s video of clip.mp4
