@@ -452,6 +452,16 @@ async def test_cancelling_leaves_no_process_and_a_removable_folder(
 def test_the_sandbox_dies_with_an_asyncio_worker(bwrap: Path, tmp_path: Path) -> None:
     # --die-with-parent: a worker killed outright does not leave ffmpeg running (asyncio only;
     # see _sandbox.py for why not under trio).
+    kill_a_worker_mid_run(tmp_path, sandbox="bubblewrap")
+
+
+def test_an_unsandboxed_ffmpeg_dies_with_an_asyncio_worker(tmp_path: Path) -> None:
+    # The launcher's PR_SET_PDEATHSIG does for a plain ffmpeg what --die-with-parent does above.
+    kill_a_worker_mid_run(tmp_path, sandbox="none")
+
+
+def kill_a_worker_mid_run(tmp_path: Path, *, sandbox: str) -> None:
+    """SIGKILL a Python process while its runner encodes; nothing it started may survive it."""
     script = tmp_path / "worker.py"
     script.write_text(
         textwrap.dedent(
@@ -463,7 +473,7 @@ def test_the_sandbox_dies_with_an_asyncio_worker(bwrap: Path, tmp_path: Path) ->
             async def report(progress):
                 print("started", flush=True)
 
-            asyncio.run(SubprocessRunner(sandbox="bubblewrap").run(
+            asyncio.run(SubprocessRunner(sandbox={sandbox!r}).run(
                 {ENDLESS!r}, workdir=Path({str(tmp_path)!r}), on_progress=report
             ))
             """
@@ -474,17 +484,17 @@ def test_the_sandbox_dies_with_an_asyncio_worker(bwrap: Path, tmp_path: Path) ->
     ) as worker:
         assert worker.stdout is not None
         assert worker.stdout.readline() == "started\n"
-        sandbox = {
+        started = {
             f"{child.name()} ({child.pid})": child
             for child in psutil.Process(worker.pid).children(recursive=True)
         }
-        assert any("ffmpeg" in name for name in sandbox)
+        assert any("ffmpeg" in name for name in started)
         worker.send_signal(signal.SIGKILL)
         worker.wait()
     deadline = time.monotonic() + 3
-    while still_running(sandbox) and time.monotonic() < deadline:
+    while still_running(started) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert still_running(sandbox) == []
+    assert still_running(started) == []
 
 
 # -- choosing and reporting the sandbox -------------------------------------------------------

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Container, MutableMapping
 from pathlib import Path
@@ -450,6 +451,33 @@ def test_encodes_started_together_all_get_their_autogroup_niceness() -> None:
     expected = min(psutil.Process().nice() + 10, 19)
     assert [group.rpartition(" nice ")[2] for group in groups] == [str(expected)] * 4, groups
     assert len(set(groups)) == 4  # each its own session, so its own autogroup
+
+
+@pytest.mark.parametrize("die_with_parent", [True, False])
+def test_the_launcher_ties_its_program_to_the_thread_that_started_it(
+    die_with_parent: bool,
+) -> None:
+    """PR_SET_PDEATHSIG follows the starting thread, not the process: trio's short-lived
+    worker threads are why the runner asks for it only on asyncio (see _launcher.py)."""
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    argv = launcher_argv([sleep, "30"], rlimits=(), env_keys=(), die_with_parent=die_with_parent)
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start_then_end() -> None:
+        started.append(subprocess.Popen(argv))
+        time.sleep(0.5)  # the launcher sets itself up meanwhile, then the thread ends
+
+    thread = threading.Thread(target=start_then_end)
+    thread.start()
+    thread.join()  # the thread that started it has ended; this process lives on
+    (program,) = started
+    try:
+        returncode = program.wait(timeout=3) if die_with_parent else program.poll()
+        assert returncode == (-9 if die_with_parent else None)
+    finally:
+        program.kill()
+        program.wait()
 
 
 # -- isolation --------------------------------------------------------------------------------

@@ -29,6 +29,13 @@ rather than raising. Encodes started together therefore take turns: the launcher
 every 10 ms for up to a second (ten encodes starting at once), then starts ffmpeg with the
 process niceness alone.
 
+If the service dies without stopping its runs (``kill -9``, a crash), nothing would stop
+ffmpeg: it runs in a session of its own. So the launcher asks the kernel to kill it when the
+thread that started it (the service's event loop) goes (``PR_SET_PDEATHSIG``, kept across
+``exec``), and gives up at once if that happened already. Not under trio: it starts processes
+from worker threads that end after 10 s idle, which would kill every longer run (the sandbox
+leaves out ``bwrap --die-with-parent`` there for the same reason).
+
 The environment is passed through the process, never on the command line (other users can
 read command lines); the launcher only drops what Python itself added to it (``LC_CTYPE``,
 from its C locale coercion), so the program gets exactly the variables it was given.
@@ -36,6 +43,7 @@ from its C locale coercion), so the program gets exactly the variables it was gi
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -47,7 +55,15 @@ _CANNOT_EXECUTE_STATUS = 127
 
 _CODE = f"""\
 import os, resource, signal, sys, time
-limits, niceness, keys, ignored, *argv = sys.argv[1:]
+parent, limits, niceness, keys, ignored, *argv = sys.argv[1:]
+if int(parent) and sys.platform.startswith("linux"):
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # no prctl here: a dead service may leave this run going
+    if os.getppid() != int(parent):
+        sys.exit(128 + signal.SIGKILL)  # the service died before the line above
 for item in filter(None, limits.split(",")):
     name, soft, hard = item.split(":")
     which = getattr(resource, name)
@@ -91,6 +107,7 @@ def launcher_argv(
     env_keys: Iterable[str],
     ignore_signals: Iterable[str] = (),
     nice: int = 0,
+    die_with_parent: bool = False,
 ) -> list[str]:
     """The command that runs ``argv`` (an absolute program path first) through the launcher.
 
@@ -104,6 +121,8 @@ def launcher_argv(
         nice: Added to the launcher's niceness (``os.nice``, as ``nice -n`` does) before
             ``exec``: the program and everything it starts run at a lower CPU priority;
             0 leaves it unchanged.
+        die_with_parent: The program is killed when the thread that starts the launcher ends;
+            only for processes started from a thread that lives as long as the service.
 
     Raises:
         RuntimeError: Python cannot name its own interpreter (an embedded or frozen build).
@@ -114,7 +133,20 @@ def launcher_argv(
     # "=" cannot occur in a variable's name, so it separates the names unambiguously.
     keys = "=".join(env_keys)
     ignored = ",".join(ignore_signals)
-    return [sys.executable, "-I", "-S", "-c", _CODE, limits, str(nice), keys, ignored, *argv]
+    parent = str(os.getpid() if die_with_parent else 0)
+    return [
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        _CODE,
+        parent,
+        limits,
+        str(nice),
+        keys,
+        ignored,
+        *argv,
+    ]
 
 
 def cannot_execute(returncode: int | None, tail: Sequence[str]) -> str | None:

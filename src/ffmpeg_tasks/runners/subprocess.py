@@ -310,13 +310,14 @@ class SubprocessRunner:
     ) -> list[str]:
         """ffmpeg's command line, inside bwrap when sandboxed, behind the launcher if needed."""
         command = [os.fspath(ffmpeg), *GLOBAL_OPTIONS, *args]
+        die_with_parent = not started_from_worker_threads()
         if sandbox.bwrap is not None:
             prefix = bwrap_args(
                 sandbox.bwrap,
                 ffmpeg=ffmpeg,
                 workdir=workdir,
                 read_only=self._sandbox_paths,
-                die_with_parent=not started_from_worker_threads(),
+                die_with_parent=die_with_parent,
             )
             command = [*prefix, *command]
         elif self._limits is None and not self._nice:
@@ -329,6 +330,7 @@ class SubprocessRunner:
                 # bwrap must outlive ffmpeg's graceful stop: see _launcher.py.
                 ignore_signals=("SIGINT", "SIGTERM") if sandbox.active else (),
                 nice=self._nice,
+                die_with_parent=die_with_parent,
             )
         except RuntimeError as exc:
             raise ConfigurationError(
