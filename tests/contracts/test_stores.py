@@ -9,7 +9,12 @@ import anyio
 import attrs
 import pytest
 
-from ffmpeg_tasks import ConfigurationError, InvalidTransitionError, TaskStatus
+from ffmpeg_tasks import (
+    ConfigurationError,
+    InvalidTransitionError,
+    TaskNotFoundError,
+    TaskStatus,
+)
 from ffmpeg_tasks.storage import MemoryStore, SqliteStore
 
 from .store_contract import StoreContract, make_task
@@ -21,6 +26,33 @@ class TestMemoryStore(StoreContract):
         store = MemoryStore()
         yield store
         await store.aclose()
+
+    @pytest.mark.anyio
+    async def test_only_the_newest_finished_tasks_are_kept(self) -> None:
+        """Memory stays bounded in a long-running service; unfinished tasks are never dropped."""
+        store = MemoryStore(max_finished=2)
+        pending = make_task()
+        await store.create(pending)
+        finished = []
+        for _ in range(3):
+            task = make_task()
+            await store.create(task)
+            running = attrs.evolve(task, status=TaskStatus.RUNNING)
+            await store.update(running, expected=TaskStatus.PENDING)
+            await store.update(
+                attrs.evolve(running, status=TaskStatus.COMPLETED), expected=TaskStatus.RUNNING
+            )
+            finished.append(task.id)
+        with pytest.raises(TaskNotFoundError):
+            await store.get(finished[0])  # the first to finish is forgotten
+        assert [t.id for t in await store.list(status=TaskStatus.COMPLETED)] == finished[:0:-1]
+        assert await store.get(pending.id) == pending
+        assert "max_finished=2" in repr(store)
+
+    @pytest.mark.parametrize("value", [0, -1, True, 1.5])
+    def test_max_finished_is_checked(self, value: object) -> None:
+        with pytest.raises(ConfigurationError, match="max_finished must be a positive whole"):
+            MemoryStore(max_finished=value)  # type: ignore[arg-type]
 
 
 class TestSqliteStore(StoreContract):

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
-from .._errors import InvalidTaskError, InvalidTransitionError, TaskNotFoundError
+from .._errors import (
+    ConfigurationError,
+    InvalidTaskError,
+    InvalidTransitionError,
+    TaskNotFoundError,
+)
 from .._models import Task, TaskStatus
 
 __all__ = ["MemoryStore"]
+
+#: How many finished tasks a MemoryStore keeps by default.
+DEFAULT_MAX_FINISHED = 10_000
 
 
 class MemoryStore:
@@ -16,20 +25,43 @@ class MemoryStore:
 
     Every method runs without awaiting inside its critical section, and a lock covers callers on
     other threads (two managers on two event loops sharing one store).
+
+    Memory is bounded by forgetting the oldest finished tasks: a service that runs for months
+    must not keep every task it ever ran (a persistent store such as ``SqliteStore`` keeps
+    them all). Pending and running tasks are never dropped.
+
+    Args:
+        max_finished: How many completed, failed or cancelled tasks to keep; beyond it the one
+            that finished first is forgotten (``get`` then raises ``TaskNotFoundError``).
+            None keeps them all.
+
+    Raises:
+        ConfigurationError: ``max_finished`` is not a positive whole number or None.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_finished: int | None = DEFAULT_MAX_FINISHED) -> None:
+        if max_finished is not None and (
+            isinstance(max_finished, bool) or not isinstance(max_finished, int) or max_finished < 1
+        ):
+            raise ConfigurationError(
+                f"max_finished must be a positive whole number or None, got {max_finished!r}"
+            )
         self._tasks: dict[str, Task] = {}
+        #: Ids of finished tasks, the first to finish first.
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._max_finished = max_finished
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"MemoryStore(tasks={len(self._tasks)})"
+        return f"MemoryStore(tasks={len(self._tasks)}, max_finished={self._max_finished})"
 
     async def create(self, task: Task) -> None:
         with self._lock:
             if task.id in self._tasks:
                 raise InvalidTaskError(f"a task with id {task.id!r} exists already")
             self._tasks[task.id] = task
+            if task.status.is_terminal:
+                self._forget_the_oldest_finished(task.id)
 
     async def get(self, task_id: str) -> Task:
         with self._lock:
@@ -68,7 +100,17 @@ class MemoryStore:
                     status=current.status.value,
                 )
             self._tasks[task.id] = task
+            if task.status.is_terminal:
+                self._forget_the_oldest_finished(task.id)
             return task
+
+    def _forget_the_oldest_finished(self, task_id: str) -> None:
+        self._finished[task_id] = None
+        if self._max_finished is None:
+            return
+        while len(self._finished) > self._max_finished:
+            oldest, _ = self._finished.popitem(last=False)
+            del self._tasks[oldest]
 
     async def aclose(self) -> None:
         """Nothing to release; present so every store closes the same way."""
