@@ -585,6 +585,30 @@ async def test_health_reports_a_broken_binary_without_raising(
 
 
 @pytest.mark.anyio
+async def test_health_runs_ffmpeg_again_only_when_the_binary_changed(tmp_path: Path) -> None:
+    """A health endpoint polled by strangers must not start a process per request."""
+    calls = tmp_path / "calls"
+
+    def install(version: str) -> Path:
+        path = tmp_path / "fake-ffmpeg"
+        path.write_text(
+            f"#!{sys.executable}\n"
+            f"open({str(calls)!r}, 'a').write('x')\n"
+            f"print('ffmpeg version {version} Copyright (c) the fakes')\n"
+        )
+        path.chmod(0o755)
+        return path
+
+    runner = SubprocessRunner(install("1.0"), sandbox="none")
+    versions = [(await runner.health()).ffmpeg_version for _ in range(3)]
+    assert versions == ["1.0"] * 3
+    assert calls.read_text() == "x"  # asked once
+    install("2.0-upgraded")  # a new binary at the same path
+    assert (await runner.health()).ffmpeg_version == "2.0-upgraded"
+    assert calls.read_text() == "xx"
+
+
+@pytest.mark.anyio
 async def test_repr_names_the_binary_once_found(ffmpeg_exe: Path) -> None:
     runner = SubprocessRunner()
     assert repr(runner) == "SubprocessRunner(ffmpeg=None)"

@@ -153,6 +153,8 @@ class SubprocessRunner:
         self._limits = limits
         self._timeout = timeout
         self._nice = nice
+        #: (the binary's identity, its version): health() need not run it every time.
+        self._version: tuple[tuple[str, int, int, int], str] | None = None
 
     def __repr__(self) -> str:
         where = self._binary or self._explicit
@@ -267,7 +269,7 @@ class SubprocessRunner:
             details["sandbox"] = f"off: {sandbox.reason}"
         error = _unavailable(sandbox) if self._sandbox_mode == "bubblewrap" else None
         try:
-            version = await ffmpeg_version(path)
+            version = await self._ffmpeg_version(path)
         except ConfigurationError as exc:
             return Health(
                 ffmpeg_found=False,
@@ -287,6 +289,22 @@ class SubprocessRunner:
 
     async def aclose(self) -> None:
         """Nothing to release: every run reaps its own process."""
+
+    async def _ffmpeg_version(self, path: Path) -> str:
+        """``ffmpeg -version``, run again only when the file changed: a health endpoint
+        polled by strangers must not start a process per request."""
+        try:
+            status = await anyio.Path(path).stat()
+        except OSError:
+            identity = None
+        else:
+            identity = (str(path), status.st_ino, status.st_size, status.st_mtime_ns)
+        if identity is not None and self._version is not None and self._version[0] == identity:
+            return self._version[1]
+        version = await ffmpeg_version(path)
+        if identity is not None:
+            self._version = (identity, version)
+        return version
 
     async def _sandbox_status(self, ffmpeg: Path) -> SandboxStatus:
         """Whether runs are sandboxed: probed on first use, then remembered."""
