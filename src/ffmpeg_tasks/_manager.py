@@ -38,6 +38,7 @@ from ._policy import CommandPolicy
 from ._protocols import Fetcher, Runner, TaskStore, Uploader
 from ._sanitize import sanitize_line, sanitize_stderr
 from ._workdir import task_workdir
+from ._workers import this_worker, worker_is_gone
 
 __all__ = ["TaskManager"]
 
@@ -53,6 +54,10 @@ UNSANDBOXED_WARNING = (
     "ffmpeg runs without a sandbox, so the strict command policy is the only barrier between "
     "callers and this machine: install bubblewrap (apt-get install bubblewrap), or accept this "
     "explicitly (see the sandbox page of the docs)"
+)
+#: The error of a task whose process died while running it.
+_INTERRUPTED = (
+    "interrupted: the service running it stopped before it finished; register it again to retry"
 )
 #: How many of ffmpeg's last stderr lines a failed task's error keeps.
 _ERROR_TAIL_LINES = 8
@@ -131,6 +136,8 @@ class TaskManager:
         self._scheduled: set[str] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._closed = False
+        #: Set while ``async with`` exits: runs cancelled then are cancelled by the shutdown.
+        self._closing = False
         self._sandbox_checked = False
 
     @classmethod
@@ -171,6 +178,7 @@ class TaskManager:
     async def __aenter__(self) -> Self:
         if self._task_group is not None:
             raise ConfigurationError("this TaskManager is open already; enter it only once")
+        await self.fail_interrupted()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -188,6 +196,7 @@ class TaskManager:
         exception group: background runs record their own failures and never raise here.
         """
         task_group, self._task_group = self._task_group, None
+        self._closing = True
         try:
             if task_group is not None:
                 task_group.cancel_scope.cancel()
@@ -195,6 +204,40 @@ class TaskManager:
         finally:
             await self.aclose()
         return None
+
+    async def fail_interrupted(self) -> Sequence[Task]:
+        """Mark ``failed`` the tasks left ``running`` by a process of this host that died.
+
+        A service killed outright (``kill -9``, a crash, a reboot) cannot record the end of its
+        runs, and a store that outlives it (SQLite) would show them running forever. Opening a
+        manager (``async with``) calls this; runs of live processes, and of other hosts, are
+        left alone. Returns the tasks it marked.
+        """
+        interrupted: list[Task] = []
+        offset = 0
+        while True:
+            page = await self._store.list(status=TaskStatus.RUNNING, limit=1000, offset=offset)
+            interrupted += [task for task in page if worker_is_gone(task.worker)]
+            if len(page) < 1000:
+                break
+            offset += len(page)
+        marked = []
+        for task in interrupted:
+            failed = attrs.evolve(
+                task,
+                status=TaskStatus.FAILED,
+                phase=None,
+                error=_INTERRUPTED,
+                finished_at=utcnow(),
+            )
+            try:
+                await self._store.update(failed, expected=TaskStatus.RUNNING)
+            except InvalidTransitionError:
+                continue  # another process got there first
+            logger.warning("task %s: %s", task.id, _INTERRUPTED)
+            self._changes.publish(task.id)
+            marked.append(failed)
+        return marked
 
     async def aclose(self) -> None:
         """Close the adapters. Safe to call more than once."""
@@ -442,7 +485,11 @@ class TaskManager:
             async with self._slots():
                 task = await self._store.get(task_id)
                 claim = attrs.evolve(
-                    task, status=TaskStatus.RUNNING, phase=TaskPhase.FETCHING, started_at=utcnow()
+                    task,
+                    status=TaskStatus.RUNNING,
+                    phase=TaskPhase.FETCHING,
+                    started_at=utcnow(),
+                    worker=this_worker(),
                 )
                 try:
                     await self._store.update(claim, expected=TaskStatus.PENDING)
@@ -461,6 +508,11 @@ class TaskManager:
             raise
         finally:
             self._scheduled.discard(task_id)
+
+    def _interrupted_by(self) -> str:
+        if self._closing:
+            return "the manager is shutting down"
+        return "its caller was cancelled (a timeout, a closed request, a service shutting down)"
 
     async def _cancel_unstarted(self, task_id: str, claim: Task | None) -> None:
         """A run stopped before it began (queued when the manager closed, or its caller was
@@ -485,7 +537,7 @@ class TaskManager:
                 task,
                 status=TaskStatus.CANCELLED,
                 phase=None,
-                error="cancelled before it started: the manager closed or the caller gave up",
+                error=f"cancelled before it started: {self._interrupted_by()}",
                 finished_at=utcnow(),
             )
             await self._store.update(ended, expected=expected)
@@ -533,10 +585,7 @@ class TaskManager:
             logger.exception("task %s failed unexpectedly", task.id)
             error = f"{_FAILED_STEP[run.phase]}: internal error ({type(exc).__name__}: {exc})"
         except BaseException:
-            status, error = (
-                TaskStatus.CANCELLED,
-                "cancelled: the manager closed or the run's caller was cancelled",
-            )
+            status, error = TaskStatus.CANCELLED, f"cancelled: {self._interrupted_by()}"
             raise
         finally:
             del self._scopes[task.id]

@@ -145,6 +145,9 @@ class Task:
     timeout: float | None = None
     #: Who registered the task (an API key's id, a user name); None when nobody said.
     owner: str | None = None
+    #: The process that claimed it (``host/boot id/pid/start time``), so a restarted service
+    #: can tell a run that died with its process from one going on elsewhere; None until then.
+    worker: str | None = None
     created_at: datetime = attrs.field(factory=utcnow, converter=_optional_datetime)
     started_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
     finished_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
@@ -181,6 +184,7 @@ class Task:
             "log": self.log,
             "timeout": self.timeout,
             "owner": self.owner,
+            "worker": self.worker,
             "created_at": _iso(self.created_at),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
@@ -201,6 +205,7 @@ class Task:
             log=data.get("log"),
             timeout=data.get("timeout"),
             owner=data.get("owner"),
+            worker=data.get("worker"),
             created_at=data["created_at"],
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),
