@@ -25,6 +25,10 @@ ALLOWED_FUNCTIONS = frozenset(
         "st", "tan", "tanh", "trunc",
     }
 )  # fmt: skip
+#: Every function name eval.c's parse_primary knows. A name at the start of a primary that is
+#: not a number or constant is a function call *whatever follows it*: ffmpeg takes the
+#: arguments from the next ``(`` anywhere after it, so ``while*abs(1,1)`` runs ``while(1,1)``.
+EVAL_FUNCTIONS = ALLOWED_FUNCTIONS | {"print", "root", "taylor", "time", "while"}
 #: ffmpeg's built-in constants.
 CONSTANTS = {"E": math.e, "PI": math.pi, "PHI": (1 + math.sqrt(5)) / 2, "QP2LAMBDA": 118.0}
 #: Longest expression accepted, in characters.
@@ -209,9 +213,17 @@ class _Parser:
             shown = char or "the end"
             raise ExpressionError(f"unexpected {shown!r} at position {self.pos}")
         self.pos = name.end()
-        if self._peek() != "(":
-            return CONSTANTS.get(name.group())  # a variable: unknown here
         function = name.group()
+        if self._peek() != "(":
+            if function in CONSTANTS:
+                return CONSTANTS[function]
+            if function in EVAL_FUNCTIONS:
+                # ffmpeg would call it with the arguments of the next '(' it finds.
+                raise ExpressionError(
+                    f"{function!r} is the name of a function; ffmpeg calls it even without "
+                    f"'(' right after it, so write {function}(...) or use another name"
+                )
+            return None  # a variable of the filter: unknown here
         if function not in ALLOWED_FUNCTIONS:
             raise ExpressionError(f"function {function!r} is not allowed")
         self.pos += 1

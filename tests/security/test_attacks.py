@@ -243,6 +243,16 @@ EXHAUSTION = _rows(
     ("-i a.mp4 -vf 'select=while(1\\,1)' out.mp4", ["a.mp4"], "out.mp4",
      "function 'while' is not allowed"),
     ("-i a.mp4 -vf 'setpts=root(PTS\\,1e9)' out.mp4", ["a.mp4"], "out.mp4", "function 'root'"),
+    # ffmpeg calls a function named at the start of a primary with the next '(' it finds:
+    # this is while(1,1), an endless loop, though no '(' follows 'while'.
+    ("-i a.mp4 -vf \"select='while*abs(1,1)'\" out.mp4", ["a.mp4"], "out.mp4",
+     "'while' is the name of a function; ffmpeg calls it even without '('"),
+    ("-i a.mp4 -vf \"scale=w='while*abs(1,1)':h=720\" out.mp4", ["a.mp4"], "out.mp4",
+     "'while' is the name of a function"),
+    ("-i a.mp4 -vf \"select='root+0*abs(1,1)'\" out.mp4", ["a.mp4"], "out.mp4",
+     "'root' is the name of a function"),
+    ("-i a.mp4 -vf \"setpts='print*abs(PTS)'\" out.mp4", ["a.mp4"], "out.mp4",
+     "'print' is the name of a function"),
     ("-i a.mp4 -threads 512 out.mp4", ["a.mp4"], "out.mp4", "value '512' of -threads"),
     ("-threads:v 64 -i a.mp4 out.mp4", ["a.mp4"], "out.mp4", "value '64' of -threads:v"),
     ("-filter_threads 64 -i a.mp4 out.mp4", ["a.mp4"], "out.mp4", "value '64' of -filter_threads"),

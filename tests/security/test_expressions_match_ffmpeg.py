@@ -14,6 +14,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -108,3 +109,13 @@ def test_constant_expressions_have_ffmpegs_value(ffmpeg_exe: Path) -> None:
 
     check()
     assert compared >= 50, "too few expressions reached the comparison"
+
+
+def test_ffmpeg_calls_a_function_named_without_parentheses(ffmpeg_exe: Path) -> None:
+    """Why a bare function name is refused: ffmpeg reads ``abs*trunc(-50)`` as ``abs(-50)``,
+    taking the arguments from the next ``(``; ``while*abs(1,1)`` is therefore an endless loop."""
+    assert _ffmpeg_width(ffmpeg_exe, "trunc(-50)") == 2  # 2*trunc(clip(-50,1,500))
+    assert _ffmpeg_width(ffmpeg_exe, "abs*trunc(-50)") == 100  # 2*trunc(clip(abs(-50),1,500))
+    for name in ("abs", "while", "root", "print", "time"):
+        with pytest.raises(ExpressionError, match=f"'{name}' is the name of a function"):
+            evaluate(f"{name}*trunc(-50)")

@@ -52,10 +52,11 @@ FILTER_NAMES_BAD = [
     "movie", "m\\ovie", "'movie'", "'mo''vie'", "movie@x", "amovie", "drawtext", "subtitles",
     "sendcmd", "lut3d", "testsrc", "color", "anullsrc", "frei0r",
 ]  # fmt: skip
-FILTER_ARGS_OK = ["", "640:-2", "w=iw/2:h=ih/2", "'iw/2':-1", "30"]
+FILTER_ARGS_OK = ["", "640:-2", "w=iw/2:h=ih/2", "'iw/2':-1", "30", "w='abs(iw)':h=-2"]
 FILTER_ARGS_BAD = [
     "/w=/etc/passwd", "'/w'=/etc/passwd", "\\/w=/etc/passwd", "100000:100000", "w=2M",
     "fontfile=/etc/passwd", "textfile=/etc/passwd", "filename=/etc/passwd", "w=1:/h=x",
+    "w='while*abs(1\\,1)':h=-2", "w='root+abs(iw)':h=-2",
 ]  # fmt: skip
 OUTPUT_NAMES_OK = ["out.mp4", "out.mkv"]
 OUTPUT_NAMES_BAD = ["out.m3u8", "x%d.png", "/tmp/out.mp4", "out.txt"]
@@ -110,6 +111,9 @@ FORBIDDEN_FILTERS = {
     "anullsrc", "frei0r",
 }  # fmt: skip
 FILTER_OPTIONS = {"-vf", "-af", "-filter:v", "-filter:a", "-filter_complex", "-lavfi"}
+#: ffmpeg runs a function named at the start of an expression's primary whether or not '('
+#: follows it, so the name alone is the construct to look for.
+LOOPING = re.compile(r"(?<![A-Za-z0-9_])(while|root|taylor|print)(?![A-Za-z0-9_])")
 NAME_POSITION = re.compile(r"(?:^|[,;\]])\s*(?:\[[^\]]*\]\s*)*([A-Za-z0-9_]+)")
 
 
@@ -155,6 +159,8 @@ def violations(args: tuple[str, ...], inputs: list[str], output: str) -> list[st
             found += [f"filter {name}" for name in names & FORBIDDEN_FILTERS]
             if re.search(r"(^|[=:,])\s*/\w+\s*=", plain):
                 found.append("a /key= option")
+            if LOOPING.search(plain):
+                found.append(f"a looping expression function in {value!r}")
             if re.search(r"\d{6}|\d[kKMG]\b|(file|filename)=", plain):
                 found.append(f"an oversized value or a file in {value!r}")
     if args[-1] != output or not SAFE_NAME.fullmatch(output):
@@ -230,6 +236,31 @@ def test_no_accepted_filtergraph_hides_a_forbidden_filter_or_file_key() -> None:
     )
     def check(start: str, pieces: list[str]) -> None:
         graph = start + "".join(pieces)
+        command = shlex.join(["-i", "a.mp4", "-vf", graph, "out.mp4"])
+        try:
+            args = accepts(policy, command, ["a.mp4"], "out.mp4")
+        except InvalidTaskError:
+            outcomes["refused"] += 1
+            return
+        outcomes["accepted"] += 1
+        assert violations(args, ["a.mp4"], "out.mp4") == [], graph
+
+    check()
+    assert outcomes["accepted"] >= 10, outcomes
+    assert outcomes["refused"] >= 10, outcomes
+
+
+EXPRESSION_PIECES = ["while", "root", "abs", "iw", "(", ")", "*", "+", "1", "\\,", "'", "t"]
+
+
+def test_no_accepted_expression_hides_a_looping_function() -> None:
+    policy = CommandPolicy.strict()
+    outcomes = {"accepted": 0, "refused": 0}
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.sampled_from(EXPRESSION_PIECES), min_size=1, max_size=8))
+    def check(pieces: list[str]) -> None:
+        graph = f"select='{''.join(pieces)}'"
         command = shlex.join(["-i", "a.mp4", "-vf", graph, "out.mp4"])
         try:
             args = accepts(policy, command, ["a.mp4"], "out.mp4")
