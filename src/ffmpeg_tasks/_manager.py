@@ -55,6 +55,9 @@ UNSANDBOXED_WARNING = (
     "callers and this machine: install bubblewrap (apt-get install bubblewrap), or accept this "
     "explicitly (see the sandbox page of the docs)"
 )
+#: Wall-clock limit of one run unless the application sets another: twice the default CPU
+#: time limit of ffmpeg, so a stuck run (waiting, not computing) ends too.
+DEFAULT_TIMEOUT = 2 * 3600.0
 #: The error of a task whose process died while running it.
 _INTERRUPTED = (
     "interrupted: the service running it stopped before it finished; register it again to retry"
@@ -78,7 +81,9 @@ class TaskManager:
         policy: What commands are accepted; :meth:`CommandPolicy.strict` unless given.
         max_concurrency: Tasks running at once in this manager; defaults to the number of CPUs
             this process may use.
-        timeout: Default wall-clock limit of one run in seconds (a task's own ``timeout`` wins).
+        timeout: Wall-clock limit of one run (fetch, encode, upload) in seconds: two hours
+            unless given, None for none. A task may ask for less at ``register``, never more,
+            so a caller cannot lift the limit an application set.
         workdir_root: Parent folder of the per-task work folders; the system temp dir by default.
         progress_interval: Least seconds between two progress writes to the store.
         poll_interval: How often waiters and runs re-read the store for changes made by other
@@ -95,7 +100,7 @@ class TaskManager:
         *,
         policy: CommandPolicy | None = None,
         max_concurrency: int | None = None,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
         workdir_root: str | os.PathLike[str] | None = None,
         progress_interval: float = 0.5,
         poll_interval: float = 0.5,
@@ -265,7 +270,8 @@ class TaskManager:
             command: ffmpeg's arguments, with or without a leading ``ffmpeg``.
             input_files: Each file name the command reads (``-i NAME``) -> the URL to fetch it from.
             output_filename: The file the command writes; it is uploaded when ffmpeg succeeds.
-            timeout: Wall-clock limit of the run in seconds; the manager's default when None.
+            timeout: Wall-clock limit of the run in seconds, at most the manager's; the
+                manager's when None.
             owner: Who registered it (an API key id, a user name), for filtering with ``list``.
 
         Raises:
@@ -274,6 +280,11 @@ class TaskManager:
         parsed = parse_command(command, input_files, output_filename)
         self._policy.check(parsed, input_files=input_files, output_filename=output_filename)
         timeout = _check_timeout(timeout, "timeout")
+        if timeout is not None and self._timeout is not None and timeout > self._timeout:
+            raise InvalidTaskError(
+                f"timeout {timeout:g} s is longer than this service allows "
+                f"({self._timeout:g} s); ask for {self._timeout:g} s or less"
+            )
         if owner is not None and not isinstance(owner, str):
             raise InvalidTaskError(f"owner must be a string, got {type(owner).__name__}")
         for url in input_files.values():
@@ -330,6 +341,7 @@ class TaskManager:
             **health.details,
             "store": repr(self._store),
             "policy": "trusted" if self._policy.is_trusted else "strict",
+            "task_timeout": "none" if self._timeout is None else f"{self._timeout:g} s",
             **self._health_details,
         }
         warnings = health.warnings
@@ -559,7 +571,9 @@ class TaskManager:
         scope = anyio.CancelScope()
         self._scopes[task.id] = scope
         run = _Run(self, task)
-        limit = task.timeout if task.timeout is not None else self._timeout
+        # The manager's limit holds for tasks stored by another, looser manager too.
+        limits = [t for t in (task.timeout, self._timeout) if t is not None]
+        limit = min(limits) if limits else None
         status, error = TaskStatus.FAILED, None
         try:
             with scope, anyio.fail_after(limit) if limit is not None else nullcontext():

@@ -352,6 +352,21 @@ async def test_a_cpu_limit_stops_ffmpeg_with_a_clear_message(
 
 
 @pytest.mark.anyio
+async def test_a_cpu_limit_stops_an_ffmpeg_stuck_in_a_filter(
+    mode: SandboxMode, workdir: Path
+) -> None:
+    """An endless expression never lets ffmpeg reach its main loop: the SIGXCPU signals pile
+    up until its handler gives up (status 123). The message still names the limit."""
+    runner = SubprocessRunner(sandbox=mode, limits=ResourceLimits(cpu_seconds=1))
+    args = ["-f", "lavfi", "-i", "nullsrc=s=16x16:d=1", "-vf", "select='while(1,1)'"]
+    with anyio.fail_after(30), pytest.raises(RunError) as caught:
+        await runner.run([*args, "-f", "null", "-"], workdir=workdir)
+    assert str(caught.value).startswith(
+        "ffmpeg was stopped by SIGXCPU: the CPU time limit of 1 s was reached"
+    ), str(caught.value)
+
+
+@pytest.mark.anyio
 async def test_a_file_size_limit_stops_ffmpeg_with_a_clear_message(
     mode: SandboxMode, workdir: Path
 ) -> None:

@@ -610,3 +610,29 @@ async def test_an_input_counts_as_used_only_when_named_whole() -> None:
         await manager.register("-i in.mp4 banana.mp4", inputs, "banana.mp4")
     used = await manager.register("-i in.mp4 -vf movie=a.mp4 out.mp4", inputs, "out.mp4")
     assert used.status is TaskStatus.PENDING
+
+
+async def test_the_managers_timeout_is_a_ceiling_callers_cannot_lift() -> None:
+    manager, *_ = make_manager()
+    assert (await manager.health()).details["task_timeout"] == "7200 s"  # on by default
+    with pytest.raises(InvalidTaskError, match=r"longer than this service allows \(7200 s\)"):
+        await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4", timeout=1e9)
+    shorter = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4", timeout=60)
+    assert shorter.timeout == 60
+    unlimited, *_ = make_manager(timeout=None)
+    assert (await unlimited.health()).details["task_timeout"] == "none"
+    await unlimited.register(COMMAND, {"a.mp4": URL_A}, "out.mp4", timeout=1e9)
+
+
+async def test_a_stored_tasks_timeout_is_capped_by_the_running_manager() -> None:
+    store = MemoryStore()
+    loose = TaskManager(store, FakeFetcher(), FakeRunner(), FakeUploader(), timeout=None)
+    strict = TaskManager(
+        store, FakeFetcher({URL_A: b"A"}), FakeRunner(duration=30, steps=30), FakeUploader(),
+        timeout=0.2,
+    )  # fmt: skip
+    task = await loose.register(COMMAND, {"a.mp4": URL_A}, "out.mp4", timeout=3600)
+    with anyio.fail_after(3):
+        done = await strict.execute(task.id)
+    assert done.status is TaskStatus.FAILED
+    assert done.error == "timed out after 0.2 s while encoding"

@@ -42,6 +42,8 @@ _GIB = _KIB**3
 #: CPU seconds between ``SIGXCPU`` (ffmpeg stops cleanly) and ``SIGKILL`` (anything stops).
 CPU_GRACE_SECONDS = 5
 
+#: What ffmpeg prints when a fourth signal arrives before it could stop (``exit(123)``).
+_SIGNALS_PILED_UP = "Received > 3 system signals"
 #: Lines ffmpeg prints when an allocation fails under ``RLIMIT_AS``.
 _OUT_OF_MEMORY = ("Cannot allocate memory", "pthread_create() failed")
 #: Signals a failed allocation may end in, when the code that made it did not check.
@@ -151,7 +153,11 @@ def limit_reached(
     text = "\n".join(tail)
     cpu = limits.cpu_seconds
     if cpu is not None and (
-        signum == signal.SIGXCPU or f"received signal {int(signal.SIGXCPU)}." in text
+        signum == signal.SIGXCPU
+        or f"received signal {int(signal.SIGXCPU)}." in text
+        # A thread that never returns to ffmpeg's main loop (a looping expression) lets the
+        # repeated SIGXCPU pile up: ffmpeg's handler then exits on its own, status 123.
+        or _SIGNALS_PILED_UP in text
     ):
         how = "killed" if signum == signal.SIGXCPU else "stopped"
         return (
