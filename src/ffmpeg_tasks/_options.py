@@ -77,14 +77,6 @@ TUNES = (
     "film", "animation", "grain", "stillimage", "fastdecode", "zerolatency", "psnr", "ssim",
 )  # fmt: skip
 
-#: Encoder presets: x264/x265 names, and SVT-AV1's numbers.
-PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-    "veryslow", "placebo", *(str(n) for n in range(14)),
-)  # fmt: skip
-#: Encoder tunings (x264, x265).
-TUNES = ("film", "animation", "grain", "stillimage", "fastdecode", "zerolatency", "psnr", "ssim")
-
 _FLAG_OUT = OptionRule(scope=_OUT, value=None)
 _FLAG_BOTH = OptionRule(scope=_BOTH, value=None)
 _FLAG_GLOBAL = OptionRule(scope=_GLOBAL, value=None)
