@@ -97,11 +97,19 @@ class Output:
     url: str
     #: A URL a browser can download from (a presigned HTTPS URL), when the uploader makes one.
     download_url: str | None = None
+    #: When ``download_url`` stops working at the latest (UTC), when it is known to expire.
+    download_expires_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
     #: Size in bytes.
     size: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        return {
+            "name": self.name,
+            "url": self.url,
+            "download_url": self.download_url,
+            "download_expires_at": _iso(self.download_expires_at),
+            "size": self.size,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Output:
@@ -109,6 +117,7 @@ class Output:
             name=data["name"],
             url=data["url"],
             download_url=data.get("download_url"),
+            download_expires_at=data.get("download_expires_at"),
             size=int(data.get("size", 0)),
         )
 
@@ -166,6 +175,14 @@ class Task:
         for output in self.outputs:
             if output.name == self.output_filename:
                 return output.download_url
+        return None
+
+    @property
+    def download_expires_at(self) -> datetime | None:
+        """When :attr:`download_url` stops working at the latest, when known."""
+        for output in self.outputs:
+            if output.name == self.output_filename:
+                return output.download_expires_at
         return None
 
     def to_dict(self) -> dict[str, Any]:

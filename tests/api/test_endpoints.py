@@ -40,6 +40,7 @@ TASK_KEYS = {
     "output_filename",
     "output_url",
     "download_url",
+    "download_url_expires_at",
     "error",
     "timeout",
     "created_at",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -39,11 +39,20 @@ class StoreContract:
             status=TaskStatus.COMPLETED,
             phase=None,
             progress=1.0,
-            outputs=(Output(name="out.mp4", url="s3://b/k", download_url="https://x", size=9),),
+            outputs=(
+                Output(
+                    name="out.mp4",
+                    url="s3://b/k",
+                    download_url="https://x",
+                    download_expires_at=datetime.now(UTC),
+                    size=9,
+                ),
+            ),
             error=None,
             log="frame=  50 fps=0.0\nvideo:12kB audio:3kB",
             timeout=12.5,
             owner="key-1",
+            worker="host/boot/42/1000",
         )
         await store.create(task)
         assert await store.get(task.id) == task

@@ -8,6 +8,7 @@ import os
 import socket
 import ssl
 from collections.abc import MutableMapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,6 +97,9 @@ async def test_https_and_s3_inputs_to_an_s3_output(
     assert done.outputs[0].size == output.stat().st_size
     assert 1.9 <= decoded_duration(output) <= 2.1  # the 2 s video of clip.mp4
     assert done.download_url is not None
+    assert done.download_expires_at is not None
+    left = done.download_expires_at - datetime.now(UTC)
+    assert timedelta(seconds=800) < left <= timedelta(seconds=900)  # presign_expires=900
     async with httpx.AsyncClient() as client:
         answer = await client.get(done.download_url)
     assert answer.content == output.read_bytes()

@@ -74,6 +74,9 @@ class TaskResponse(BaseModel):
     download_url: str | None = Field(
         description="A URL a browser can download the output from, when the storage makes one."
     )
+    download_url_expires_at: datetime | None = Field(
+        description="When download_url stops working at the latest (UTC), when it expires."
+    )
     error: str | None = Field(description="Why the task failed or was cancelled.")
     timeout: float | None
     created_at: datetime
@@ -93,6 +96,7 @@ class TaskResponse(BaseModel):
             output_filename=task.output_filename,
             output_url=task.output_url,
             download_url=task.download_url,
+            download_url_expires_at=task.download_expires_at,
             error=task.error,
             timeout=task.timeout,
             created_at=task.created_at,

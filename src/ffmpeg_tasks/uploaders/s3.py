@@ -9,6 +9,7 @@ import os
 import stat
 import threading
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path, PurePath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -18,7 +19,7 @@ import anyio.to_thread
 
 from .._command import check_file_name
 from .._errors import ConfigurationError, UploadError
-from .._models import Output
+from .._models import Output, utcnow
 from .._s3 import (
     CLEANUP_TIMEOUT,
     MAX_PRESIGN_SECONDS,
@@ -245,8 +246,11 @@ class S3Uploader:
         try:
             future = await run_transfer(lambda: self._submit(source, key, name))
             size = future.meta.size
-            download_url = None
+            download_url = expires_at = None
             if self._presign_expires is not None:
+                # Taken before signing: the URL cannot outlive it (but see the how-to: the
+                # signing credentials' own expiry may end it sooner).
+                expires_at = utcnow() + timedelta(seconds=self._presign_expires)
                 download_url = await anyio.to_thread.run_sync(self._presign, key)
         except anyio.get_cancelled_exc_class():
             # The transfer is cancelled (a multipart upload aborted) by run_transfer; but the
@@ -258,7 +262,13 @@ class S3Uploader:
             raise UploadError(self._describe(exc, name=name, url=url)) from exc
         finally:
             self._unguard(key)
-        return Output(name=name, url=url, download_url=download_url, size=size)
+        return Output(
+            name=name,
+            url=url,
+            download_url=download_url,
+            download_expires_at=expires_at,
+            size=size,
+        )
 
     def _delete_quietly(self, key: str) -> None:
         """Delete our object if it exists; a failure is logged, as nobody is left to tell."""
