@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing, nullcontext
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeGuard
 
 import anyio
 import anyio.abc
@@ -779,11 +779,7 @@ def _check_id(task_id: object) -> str:
 
 
 def _check_interval(value: object, name: str, *, zero_ok: bool) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0)))
-    ):
+    if not _is_seconds(value, zero_ok=zero_ok):
         kind = "zero or more" if zero_ok else "a positive number of"
         raise ConfigurationError(f"{name} must be {kind} seconds, got {value!r}")
     return float(value)
@@ -792,11 +788,17 @@ def _check_interval(value: object, name: str, *, zero_ok: bool) -> float:
 def _check_timeout(value: object, name: str, *, zero_ok: bool = False) -> float | None:
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0)))
-    ):
+    if not _is_seconds(value, zero_ok=zero_ok):
         kind = "zero or more" if zero_ok else "a positive number of"
         raise InvalidTaskError(f"{name} must be {kind} seconds or None, got {value!r}")
     return float(value)
+
+
+def _is_seconds(value: object, *, zero_ok: bool) -> TypeGuard[int | float]:
+    """A finite, positive (or zero) int or float, and not a bool."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (value > 0 or (zero_ok and value == 0))
+    )

@@ -162,28 +162,27 @@ class Task:
     finished_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
 
     @property
-    def output_url(self) -> str | None:
-        """URL of the main output once uploaded, else None."""
+    def main_output(self) -> Output | None:
+        """The stored output named ``output_filename``, once uploaded."""
         for output in self.outputs:
             if output.name == self.output_filename:
-                return output.url
+                return output
         return None
+
+    @property
+    def output_url(self) -> str | None:
+        """URL of the main output once uploaded, else None."""
+        return None if self.main_output is None else self.main_output.url
 
     @property
     def download_url(self) -> str | None:
         """A browser-ready URL of the main output, when the uploader made one."""
-        for output in self.outputs:
-            if output.name == self.output_filename:
-                return output.download_url
-        return None
+        return None if self.main_output is None else self.main_output.download_url
 
     @property
     def download_expires_at(self) -> datetime | None:
         """When :attr:`download_url` stops working at the latest, when known."""
-        for output in self.outputs:
-            if output.name == self.output_filename:
-                return output.download_expires_at
-        return None
+        return None if self.main_output is None else self.main_output.download_expires_at
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``Task.from_dict`` reads it back."""

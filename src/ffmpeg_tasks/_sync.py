@@ -163,6 +163,11 @@ class SyncTaskManager:
         )
         return tasks
 
+    def fail_interrupted(self) -> Sequence[Task]:
+        """See :meth:`TaskManager.fail_interrupted`."""
+        tasks: Sequence[Task] = self._call(self._manager.fail_interrupted)
+        return tasks
+
     def health(self) -> Health:
         """See :meth:`TaskManager.health`."""
         health: Health = self._call(self._manager.health)

@@ -84,14 +84,17 @@ def test_works_while_the_calling_thread_runs_an_event_loop() -> None:
 
 
 def test_without_with_it_needs_close() -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())  # (an earlier test's portal thread may be ending)
     manager = SyncTaskManager(make_manager())
     task = manager.register(COMMAND, {"a.mp4": URL}, "out.mp4")
     assert manager.execute(task.id).status is TaskStatus.COMPLETED
-    assert threading.active_count() > before  # the portal's loop thread
+    started = set(threading.enumerate()) - before
+    assert started  # the portal's loop thread
     manager.close()
     manager.close()  # idempotent
-    assert threading.active_count() == before
+    for thread in started:
+        thread.join(timeout=5)  # close() stopped its loop; the thread itself ends right after
+        assert not thread.is_alive(), thread
 
 
 def test_start_without_with_says_to_use_with() -> None:
@@ -109,3 +112,11 @@ def test_settings_are_checked() -> None:
         SyncTaskManager(backend="curio")
     with pytest.raises(ConfigurationError, match="wraps a TaskManager"):
         SyncTaskManager("manager")  # type: ignore[arg-type]
+
+
+def test_it_has_every_public_method_of_the_async_manager() -> None:
+    def public(cls: type) -> set[str]:
+        return {name for name in vars(cls) if not name.startswith("_")}
+
+    missing = public(TaskManager) - public(SyncTaskManager) - {"from_env", "aclose", "policy"}
+    assert missing == set()
