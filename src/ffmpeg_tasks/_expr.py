@@ -50,6 +50,8 @@ _STRTOD = re.compile(
 )
 _ULONG_MAX = 2**64 - 1
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# libavutil's av_isspace: what av_expr_parse drops before parsing, and nothing else.
+_AV_SPACES = re.compile(r"[ \t\n\v\f\r]")
 
 
 def _finite_or_same(function: Callable[[float], float]) -> Callable[[Sequence[float]], float]:
@@ -113,13 +115,16 @@ class ExpressionError(ValueError):
 def evaluate(text: str) -> float | None:
     """Check an expression; return its value when it uses no variables, else None.
 
-    White space is removed first, as ffmpeg does. Numbers follow ``av_strtod``: ``1k`` is
+    White space is removed first, as ffmpeg does: only ``av_isspace``'s six ASCII characters.
+    Anything else (a no-break space, ``\x1c``) reaches the parser and is refused, where
+    Python's idea of white space would hide a name's end (``while\u00a0n`` is ``while`` to
+    ffmpeg, ``whilen`` to ``str.split``). Numbers follow ``av_strtod``: ``1k`` is
     1000, ``1Ki`` 1024, ``2M`` 2e6, ``1B`` 8, ``0x10`` 16.
 
     Raises:
         ExpressionError: bad syntax, an unknown character, or a disallowed function.
     """
-    source = "".join(text.split())
+    source = _AV_SPACES.sub("", text)
     if not source:
         raise ExpressionError("the expression is empty")
     if len(source) > MAX_LENGTH:

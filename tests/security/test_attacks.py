@@ -253,6 +253,11 @@ EXHAUSTION = _rows(
      "'root' is the name of a function"),
     ("-i a.mp4 -vf \"setpts='print*abs(PTS)'\" out.mp4", ["a.mp4"], "out.mp4",
      "'print' is the name of a function"),
+    # A no-break space ends the name to ffmpeg (av_isspace is ASCII only), not to str.split.
+    ("-i a.mp4 -vf \"select='while\u00a0n*abs(1,1)'\" out.mp4", ["a.mp4"], "out.mp4",
+     "'while' is the name of a function"),
+    ("-i a.mp4 -vf \"select='print\x1cn*abs(1)'\" out.mp4", ["a.mp4"], "out.mp4",
+     "'print' is the name of a function"),
     ("-i a.mp4 -threads 512 out.mp4", ["a.mp4"], "out.mp4", "value '512' of -threads"),
     ("-threads:v 64 -i a.mp4 out.mp4", ["a.mp4"], "out.mp4", "value '64' of -threads:v"),
     ("-filter_threads 64 -i a.mp4 out.mp4", ["a.mp4"], "out.mp4", "value '64' of -filter_threads"),
