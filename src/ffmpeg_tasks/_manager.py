@@ -139,6 +139,8 @@ class TaskManager:
         self._limiter: anyio.CapacityLimiter | None = None
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._scheduled: set[str] = set()
+        #: Tasks whose claim this manager is storing right now (no scope yet).
+        self._claiming: set[str] = set()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._closed = False
         #: Set while ``async with`` exits: runs cancelled then are cancelled by the shutdown.
@@ -452,8 +454,8 @@ class TaskManager:
             if scope is not None:
                 scope.cancel()
                 return await self.wait(task_id)
-            if task.status is TaskStatus.RUNNING and task_id in self._scheduled:
-                # Claimed by this process a moment ago; its run is about to register its scope.
+            if task.status is TaskStatus.RUNNING and task_id in self._claiming:
+                # This manager's claim is being stored; its run registers its scope next.
                 await anyio.sleep(0.001)
                 continue
             ended = attrs.evolve(
@@ -503,9 +505,11 @@ class TaskManager:
                     started_at=utcnow(),
                     worker=this_worker(),
                 )
+                self._claiming.add(task_id)
                 try:
                     await self._store.update(claim, expected=TaskStatus.PENDING)
                 except InvalidTransitionError:
+                    self._claiming.discard(task_id)
                     current = await self._store.get(task_id)
                     if raise_if_taken and current.status is not TaskStatus.CANCELLED:
                         raise
@@ -519,6 +523,7 @@ class TaskManager:
                     await self._cancel_unstarted(task_id, claim)
             raise
         finally:
+            self._claiming.discard(task_id)
             self._scheduled.discard(task_id)
 
     def _interrupted_by(self) -> str:
@@ -540,7 +545,7 @@ class TaskManager:
             elif (
                 claim is not None
                 and task.status is TaskStatus.RUNNING
-                and task.started_at == claim.started_at
+                and task.worker == claim.worker  # unique to this claim
             ):
                 expected = TaskStatus.RUNNING
             else:
@@ -570,6 +575,7 @@ class TaskManager:
         # task gets a final status, and cancel() finds the scope.
         scope = anyio.CancelScope()
         self._scopes[task.id] = scope
+        self._claiming.discard(task.id)
         run = _Run(self, task)
         # The manager's limit holds for tasks stored by another, looser manager too.
         limits = [t for t in (task.timeout, self._timeout) if t is not None]
@@ -599,7 +605,10 @@ class TaskManager:
             logger.exception("task %s failed unexpectedly", task.id)
             error = f"{_FAILED_STEP[run.phase]}: internal error ({type(exc).__name__}: {exc})"
         except BaseException:
-            status, error = TaskStatus.CANCELLED, f"cancelled: {self._interrupted_by()}"
+            if run.uploaded:  # stopped after the work was done: it is done
+                status, error = TaskStatus.COMPLETED, None
+            else:
+                status, error = TaskStatus.CANCELLED, f"cancelled: {self._interrupted_by()}"
             raise
         finally:
             del self._scopes[task.id]

@@ -154,8 +154,9 @@ class Task:
     timeout: float | None = None
     #: Who registered the task (an API key's id, a user name); None when nobody said.
     owner: str | None = None
-    #: The process that claimed it (``host/boot id/pid/start time``), so a restarted service
-    #: can tell a run that died with its process from one going on elsewhere; None until then.
+    #: The process that claimed it (host, machine, boot, pid and start time, and a token of
+    #: the claim), so a restarted service can tell a run that died with its process from one
+    #: going on elsewhere; None until it is claimed.
     worker: str | None = None
     created_at: datetime = attrs.field(factory=utcnow, converter=_optional_datetime)
     started_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)

@@ -72,12 +72,18 @@ async def test_runs_of_a_killed_service_are_marked_failed(tmp_path: Path) -> Non
 async def test_runs_of_live_processes_and_other_hosts_are_left_alone(tmp_path: Path) -> None:
     database = tmp_path / "tasks.db"
     manager = manager_on(database)
-    host, boot, _, _ = this_worker().split("/")
+    me = this_worker()
+    host, machine, boot, namespace, pid, started = me.partition("#")[0].split("/")
+    dead = await ended_process()
     workers = {
-        "live": this_worker(),  # this very process
-        "elsewhere": f"other-host/{boot}/1/1",
+        "live": me,  # this very process
+        "live, another claim": this_worker(),
+        "elsewhere": f"other-host/{machine}/{boot}/{namespace}/{pid}/{started}#1",
         "unknown": None,
-        "reboot": f"{host}/another-boot-id/1/1",
+        "other container": f"{host}/{machine}/{boot}/4026599999/{dead}/1#1",
+        "reused pid": f"{host}/{machine}/{boot}/{namespace}/{pid}/{int(started) - 1}#1",
+        "ended": f"{host}/{machine}/{boot}/{namespace}/{dead}/1#1",
+        "reboot": f"{host}/{machine}/another-boot-id/{namespace}/{pid}/{started}#1",
     }
     ids = {}
     for name, worker in workers.items():
@@ -86,12 +92,17 @@ async def test_runs_of_live_processes_and_other_hosts_are_left_alone(tmp_path: P
         await manager._store.update(running, expected=TaskStatus.PENDING)
         ids[name] = task.id
     marked = await manager.fail_interrupted()
-    assert [task.id for task in marked] == [ids["reboot"]]
+    gone = {"reused pid", "ended", "reboot"}
+    assert {task.id for task in marked} == {ids[name] for name in gone}
     statuses = {name: (await manager.get(task_id)).status for name, task_id in ids.items()}
     assert statuses == {
-        "live": TaskStatus.RUNNING,
-        "elsewhere": TaskStatus.RUNNING,
-        "unknown": TaskStatus.RUNNING,
-        "reboot": TaskStatus.FAILED,
+        name: TaskStatus.FAILED if name in gone else TaskStatus.RUNNING for name in workers
     }
     await manager.aclose()
+
+
+async def ended_process() -> int:
+    """The pid of a process that has ended (and, for a while, nobody else's)."""
+    process = await anyio.open_process(["true"])
+    await process.wait()
+    return process.pid

@@ -636,3 +636,54 @@ async def test_a_stored_tasks_timeout_is_capped_by_the_running_manager() -> None
         done = await strict.execute(task.id)
     assert done.status is TaskStatus.FAILED
     assert done.error == "timed out after 0.2 s while encoding"
+
+
+async def test_cancel_of_a_task_another_manager_claimed_does_not_wait_for_a_slot() -> None:
+    """m1 queued b behind a long run; m2 (sharing the store) took b meanwhile."""
+    store = MemoryStore()
+    fetcher = FakeFetcher({URL_A: b"A"})
+    first = TaskManager(store, fetcher, FakeRunner(duration=30, steps=300), FakeUploader(),
+                        max_concurrency=1)  # fmt: skip
+    second = TaskManager(store, fetcher, FakeRunner(duration=30, steps=300), FakeUploader(),
+                         poll_interval=0.05)  # fmt: skip
+    async with first, second:
+        a = await first.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+        b = await first.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+        await first.start(a.id)
+        await first.start(b.id)  # waits for first's only slot
+        await second.start(b.id)
+        while (await store.get(b.id)).status is not TaskStatus.RUNNING:
+            await anyio.sleep(0.01)
+        with anyio.fail_after(2):
+            cancelled = await first.cancel(b.id)
+            done = await second.wait(b.id)
+        assert cancelled.status is TaskStatus.CANCELLED
+        assert done.status is TaskStatus.CANCELLED
+        await first.cancel(a.id)
+
+
+class CancelsItsCaller(FakeUploader):
+    """Stores the output, then cancels the scope of whoever awaits the run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.caller: anyio.CancelScope | None = None
+
+    async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
+        output = await super().upload(path, task_id=task_id, name=name)
+        assert self.caller is not None
+        self.caller.cancel()
+        return output
+
+
+async def test_a_caller_cancelled_once_the_output_is_stored_leaves_it_completed() -> None:
+    uploader = CancelsItsCaller()
+    manager = TaskManager(MemoryStore(), FakeFetcher({URL_A: b"A"}), FakeRunner(), uploader)
+    task = await manager.register(COMMAND, {"a.mp4": URL_A}, "out.mp4")
+    with anyio.CancelScope() as caller:
+        uploader.caller = caller
+        await manager.execute(task.id)
+    done = await manager.get(task.id)
+    assert done.status is TaskStatus.COMPLETED  # the output exists: the task is done
+    assert done.output_url == f"memory://{task.id}/out.mp4"
+    assert list(uploader.objects) == [done.output_url]
