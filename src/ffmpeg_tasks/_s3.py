@@ -318,6 +318,8 @@ class _TransferState:
         self.lock = threading.Lock()
         self.future: TransferFuture | None = None
         self.cancelled = False
+        #: The worker thread began (a thread from the pool may start late, or never).
+        self.started = False
         self.finished = threading.Event()
 
 
@@ -343,6 +345,10 @@ async def run_transfer(start: Callable[[], TransferFuture]) -> TransferFuture:
     state = _TransferState()
 
     def work() -> TransferFuture:
+        with state.lock:
+            if state.cancelled:  # the caller left before this thread got going: nobody
+                raise RuntimeError("the transfer was cancelled before it started")  # reads it
+            state.started = True
         try:
             future = start()
             with state.lock:
@@ -359,7 +365,9 @@ async def run_transfer(start: Callable[[], TransferFuture]) -> TransferFuture:
     except BaseException:
         with state.lock:
             state.cancelled = True
-            future = state.future
+            future, started = state.future, state.started
+        if not started:
+            raise  # nothing was sent, and the thread will not start the transfer
         if future is not None:
             future.cancel()  # a no-op when it has finished (failed) already
         with anyio.CancelScope(shield=True):

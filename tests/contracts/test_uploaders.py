@@ -76,6 +76,22 @@ class TestLocalUploader(UploaderContract):
         assert list(uploader.directory.rglob("*")) == []
 
     @pytest.mark.anyio
+    async def test_a_cancel_before_the_copy_keeps_what_was_there(
+        self, uploader: LocalUploader, tmp_path: Path
+    ) -> None:
+        """Only what this upload wrote is removed: a file it would have refused stays."""
+        source = tmp_path / "out.mp4"
+        source.write_bytes(b"new")
+        existing = uploader.directory / "t1" / "out.mp4"
+        existing.parent.mkdir(parents=True)
+        existing.write_bytes(b"there before")
+        with anyio.CancelScope() as scope:
+            scope.cancel()  # cancelled before the copy's thread could run
+            await uploader.upload(source, task_id="t1", name="out.mp4")
+        assert scope.cancelled_caught
+        assert existing.read_bytes() == b"there before"
+
+    @pytest.mark.anyio
     async def test_outputs_get_the_mode_the_umask_gives_new_files(self, tmp_path: Path) -> None:
         source = tmp_path / "out.mp4"
         source.write_bytes(b"data")

@@ -319,3 +319,18 @@ async def test_a_cancel_after_the_object_landed_deletes_it(
                 scope.cancel()
         assert scope.cancelled_caught
     assert await leftovers(s3_client, s3_bucket) == ([], [])
+
+
+async def test_a_cancel_before_any_request_deletes_nothing_and_does_not_wait(
+    moto_server: MotoServer, s3_bucket: str, s3_client: S3Client, tmp_path: Path
+) -> None:
+    """Nothing was sent, so nothing is cleaned up: an object already at the key stays."""
+    s3_client.put_object(Bucket=s3_bucket, Key="t/out.mp4", Body=b"there before")
+    source = make_file(tmp_path / "out.mp4", 1000)
+    async with uploader_for(moto_server.endpoint_url, s3_bucket) as uploader:
+        with anyio.fail_after(10), anyio.CancelScope() as scope:  # not CLEANUP_TIMEOUT (30 s)
+            scope.cancel()
+            await uploader.upload(source, task_id="t", name="out.mp4")
+        assert scope.cancelled_caught
+    body = s3_client.get_object(Bucket=s3_bucket, Key="t/out.mp4")["Body"].read()
+    assert body == b"there before"

@@ -60,7 +60,7 @@ if int(parent) and sys.platform.startswith("linux"):
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         pass  # no prctl here: a dead service may leave this run going
     if os.getppid() != int(parent):
         sys.exit(128 + signal.SIGKILL)  # the service died before the line above

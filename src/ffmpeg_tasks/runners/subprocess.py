@@ -338,7 +338,7 @@ class SubprocessRunner:
                 die_with_parent=die_with_parent,
             )
             command = [*prefix, *command]
-        elif self._limits is None and not self._nice:
+        elif self._limits is None and not self._nice and not die_with_parent:
             return command  # nothing to set up between fork and exec
         try:
             return launcher_argv(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import anyio.lowlevel
@@ -43,18 +44,20 @@ class LocalUploader:
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
         check_file_name(task_id, "task id")
         check_file_name(name, "output")
+        stored = threading.Event()
         try:
-            output = await anyio.to_thread.run_sync(self._store, Path(path), task_id, name)
+            output = await anyio.to_thread.run_sync(self._store, Path(path), task_id, name, stored)
             # A cancel that arrived while the copy ran (a thread cannot be interrupted) is
             # delivered here, and the task ends cancelled: it must leave no output behind.
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._discard, task_id, name)
+            if stored.is_set():  # ours: never a file that was there before
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._discard, task_id, name)
             raise
         return output
 
-    def _store(self, source: Path, task_id: str, name: str) -> Output:
+    def _store(self, source: Path, task_id: str, name: str, stored: threading.Event) -> Output:
         folder = self._directory / task_id
         destination = folder / name
         if not source.is_file() or source.is_symlink():
@@ -62,6 +65,7 @@ class LocalUploader:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._copy_then_link(source, destination)
+            stored.set()
         except FileExistsError:
             raise UploadError(
                 f"{destination} exists already; outputs are never overwritten"

@@ -242,9 +242,10 @@ class S3Uploader:
         key = self.key(task_id=task_id, name=name)
         url = f"s3://{self._bucket}/{key}"
         source = Path(path)
+        submitted = threading.Event()
         self._guard(key)
         try:
-            future = await run_transfer(lambda: self._submit(source, key, name))
+            future = await run_transfer(lambda: self._submit(source, key, name, submitted))
             size = future.meta.size
             download_url = expires_at = None
             if self._presign_expires is not None:
@@ -254,9 +255,15 @@ class S3Uploader:
                 download_url = await anyio.to_thread.run_sync(self._presign, key)
         except anyio.get_cancelled_exc_class():
             # The transfer is cancelled (a multipart upload aborted) by run_transfer; but the
-            # last request may have landed first, and a cancelled task leaves no output.
-            with anyio.CancelScope(shield=True, deadline=anyio.current_time() + CLEANUP_TIMEOUT):
-                await anyio.to_thread.run_sync(self._delete_quietly, key)
+            # last request may have landed first, and a cancelled task leaves no output. The
+            # key holds this task's id, so an object there is this upload's (a task uploads
+            # once); nothing is deleted if no request was made.
+            if submitted.is_set():
+                deadline = anyio.current_time() + CLEANUP_TIMEOUT
+                with anyio.CancelScope(shield=True, deadline=deadline):
+                    await anyio.to_thread.run_sync(
+                        self._delete_quietly, key, abandon_on_cancel=True
+                    )
             raise
         except s3_exceptions() as exc:
             raise UploadError(self._describe(exc, name=name, url=url)) from exc
@@ -282,7 +289,9 @@ class S3Uploader:
                 error_code(exc) or type(exc).__name__,
             )
 
-    def _submit(self, source: Path, key: str, name: str) -> TransferFuture:
+    def _submit(
+        self, source: Path, key: str, name: str, submitted: threading.Event
+    ) -> TransferFuture:
         try:
             status = os.stat(source, follow_symlinks=False)
         except FileNotFoundError:
@@ -290,6 +299,7 @@ class S3Uploader:
         if not stat.S_ISREG(status.st_mode):
             raise UploadError(f"output {name!r} is not a regular file; refusing to upload it")
         manager = self._connection.transfers()
+        submitted.set()
         return manager.upload(
             str(source), self._bucket, key, extra_args={"ContentType": content_type(name)}
         )
