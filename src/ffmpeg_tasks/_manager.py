@@ -185,7 +185,11 @@ class TaskManager:
     async def __aenter__(self) -> Self:
         if self._task_group is not None:
             raise ConfigurationError("this TaskManager is open already; enter it only once")
-        await self.fail_interrupted()
+        try:
+            await self.fail_interrupted()
+        except BaseException:
+            await self.aclose()  # the manager never opened: release what it holds
+            raise
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
