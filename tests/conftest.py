@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples on every run (HYPOTHESIS_PROFILE=ci in .ci/run), so a red build
+# always means a change broke something; at a desk each run explores new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 pytest_plugins = sorted(
     f"tests.fixtures.{path.stem}"

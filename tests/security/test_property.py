@@ -117,6 +117,26 @@ LOOPING = re.compile(r"(?<![A-Za-z0-9_])(while|root|taylor|print)(?![A-Za-z0-9_]
 NAME_POSITION = re.compile(r"(?:^|[,;\]])\s*(?:\[[^\]]*\]\s*)*([A-Za-z0-9_]+)")
 
 
+def graph_level(value: str) -> str:
+    """The filtergraph with quotes and escapes resolved as its first tokeniser does: a
+    separator inside quotes (an unterminated quote runs to the end) or after a backslash is
+    part of a name, not a boundary (``null'@,movie`` is one filter, ``null``, named
+    ``,movie``). Quoted letters stay, so ``'mo''vie'`` still reads ``movie``."""
+    out, quoted, escaped = [], False, False
+    for char in value:
+        literal = quoted or escaped
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+            continue
+        elif char == "'":
+            quoted = not quoted
+            continue
+        out.append("_" if literal and char in ",;[]" else char)
+    return "".join(out)
+
+
 def violations(args: tuple[str, ...], inputs: list[str], output: str) -> list[str]:
     """What in this argv would let ffmpeg read, write or burn what it should not."""
     found = []
@@ -155,7 +175,7 @@ def violations(args: tuple[str, ...], inputs: list[str], output: str) -> list[st
             found.append(f"codec {value}")
         if token in FILTER_OPTIONS:
             plain = value.replace("'", "").replace("\\", "")
-            names = {name.lower() for name in NAME_POSITION.findall(plain)}
+            names = {name.lower() for name in NAME_POSITION.findall(graph_level(value))}
             found += [f"filter {name}" for name in names & FORBIDDEN_FILTERS]
             if re.search(r"(^|[=:,])\s*/\w+\s*=", plain):
                 found.append("a /key= option")
