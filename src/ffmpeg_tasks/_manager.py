@@ -15,13 +15,14 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing, nullcontext
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeGuard
+from typing import Any, Self
 
 import anyio
 import anyio.abc
 import attrs
 
 from ._changes import ChangeFeed
+from ._checks import check_positive_int, is_seconds
 from ._command import parse_command
 from ._defaults import default_fetcher, default_runner, default_store, default_uploader
 from ._errors import (
@@ -106,14 +107,8 @@ class TaskManager:
         poll_interval: float = 0.5,
         health_details: Mapping[str, str] | None = None,
     ) -> None:
-        if max_concurrency is not None and (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency < 1
-        ):
-            raise ConfigurationError(
-                f"max_concurrency must be a positive integer, got {max_concurrency!r}"
-            )
+        if max_concurrency is not None:
+            check_positive_int(max_concurrency, "max_concurrency")
         progress_interval = _check_interval(progress_interval, "progress_interval", zero_ok=True)
         poll_interval = _check_interval(poll_interval, "poll_interval", zero_ok=False)
         if workdir_root is not None and not Path(workdir_root).is_dir():
@@ -234,20 +229,11 @@ class TaskManager:
             offset += len(page)
         marked = []
         for task in interrupted:
-            failed = attrs.evolve(
-                task,
-                status=TaskStatus.FAILED,
-                phase=None,
-                error=_INTERRUPTED,
-                finished_at=utcnow(),
-            )
             try:
-                await self._store.update(failed, expected=TaskStatus.RUNNING)
+                marked.append(await self._end(task, TaskStatus.FAILED, _INTERRUPTED))
             except InvalidTransitionError:
                 continue  # another process got there first
             logger.warning("task %s: %s", task.id, _INTERRUPTED)
-            self._changes.publish(task.id)
-            marked.append(failed)
         return marked
 
     async def aclose(self) -> None:
@@ -462,22 +448,16 @@ class TaskManager:
                 # This manager's claim is being stored; its run registers its scope next.
                 await anyio.sleep(0.001)
                 continue
-            ended = attrs.evolve(
-                task,
-                status=TaskStatus.CANCELLED,
-                phase=None,
-                error="cancelled"
-                if task.status is TaskStatus.RUNNING
-                else "cancelled before it started",
-                finished_at=utcnow(),
-            )
+            running = task.status is TaskStatus.RUNNING
             try:
                 # A run in another process notices within its poll_interval and stops.
-                await self._store.update(ended, expected=task.status)
+                return await self._end(
+                    task,
+                    TaskStatus.CANCELLED,
+                    "cancelled" if running else "cancelled before it started",
+                )
             except InvalidTransitionError:
                 continue  # it changed meanwhile (claimed, finished): look again
-            self._changes.publish(task_id)
-            return ended
 
     async def _check_startable(self, task_id: str) -> None:
         task = await self._store.get(_check_id(task_id))
@@ -544,30 +524,31 @@ class TaskManager:
         """
         try:
             task = await self._store.get(task_id)
-            if task.status is TaskStatus.PENDING:
-                expected = TaskStatus.PENDING
-            elif (
+            ours = (
                 claim is not None
                 and task.status is TaskStatus.RUNNING
                 and task.worker == claim.worker  # unique to this claim
-            ):
-                expected = TaskStatus.RUNNING
-            else:
-                return  # run by another process, or ended already
-            ended = attrs.evolve(
-                task,
-                status=TaskStatus.CANCELLED,
-                phase=None,
-                error=f"cancelled before it started: {self._interrupted_by()}",
-                finished_at=utcnow(),
             )
-            await self._store.update(ended, expected=expected)
+            if task.status is TaskStatus.PENDING or ours:
+                error = f"cancelled before it started: {self._interrupted_by()}"
+                await self._end(task, TaskStatus.CANCELLED, error)
+            # else: run by another process, or ended already
         except InvalidTransitionError:
             return  # another process took it meanwhile: it runs there
         except Exception:
             logger.warning("task %s: could not record its cancellation", task_id, exc_info=True)
-            return
-        self._changes.publish(task_id)
+
+    async def _end(self, task: Task, status: TaskStatus, error: str) -> Task:
+        """Store the end of a task no run of this manager will finish: a cancel, a run that
+        never started, a dead process's run. Conditional on the status ``task`` was read with.
+
+        Raises:
+            InvalidTransitionError: the task changed meanwhile.
+        """
+        ended = attrs.evolve(task, status=status, phase=None, error=error, finished_at=utcnow())
+        await self._store.update(ended, expected=task.status)
+        self._changes.publish(task.id)
+        return ended
 
     def _slots(self) -> anyio.CapacityLimiter:
         if self._limiter is None:
@@ -792,7 +773,7 @@ def _check_id(task_id: object) -> str:
 
 
 def _check_interval(value: object, name: str, *, zero_ok: bool) -> float:
-    if not _is_seconds(value, zero_ok=zero_ok):
+    if not is_seconds(value, zero_ok=zero_ok):
         kind = "zero or more" if zero_ok else "a positive number of"
         raise ConfigurationError(f"{name} must be {kind} seconds, got {value!r}")
     return float(value)
@@ -801,17 +782,7 @@ def _check_interval(value: object, name: str, *, zero_ok: bool) -> float:
 def _check_timeout(value: object, name: str, *, zero_ok: bool = False) -> float | None:
     if value is None:
         return None
-    if not _is_seconds(value, zero_ok=zero_ok):
+    if not is_seconds(value, zero_ok=zero_ok):
         kind = "zero or more" if zero_ok else "a positive number of"
         raise InvalidTaskError(f"{name} must be {kind} seconds or None, got {value!r}")
     return float(value)
-
-
-def _is_seconds(value: object, *, zero_ok: bool) -> TypeGuard[int | float]:
-    """A finite, positive (or zero) int or float, and not a bool."""
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and (value > 0 or (zero_ok and value == 0))
-    )

@@ -19,6 +19,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from ._checks import check_positive_int
 from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ __all__ = [
     "TransferSettings",
     "check_bucket_name",
     "check_endpoint_url",
-    "check_positive_int",
     "check_prefix",
     "describe_failure",
     "error_code",
@@ -163,17 +163,6 @@ def public_endpoint(url: object) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
-    """``value`` if it is an integer of at least ``minimum``.
-
-    Raises:
-        ConfigurationError: naming ``name``.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be an integer of at least {minimum}, got {value!r}")
-    return value
 
 
 @attrs.frozen(kw_only=True)

@@ -29,9 +29,13 @@ _UNKNOWN = "-"
 
 def this_worker() -> str:
     """This process as a worker string, with a fresh claim token."""
-    pid = os.getpid()
-    parts = (_host(), *_machine(), str(pid), _start_time(pid) or _UNKNOWN)
-    return "/".join(parts) + "#" + secrets.token_hex(4)
+    return _this_process(os.getpid()) + "#" + secrets.token_hex(4)
+
+
+@cache
+def _this_process(pid: int) -> str:
+    """Read once per process (keyed by pid, so a forked child reads its own)."""
+    return "/".join((_host(), *_machine(), str(pid), _start_time(pid) or _UNKNOWN))
 
 
 def worker_is_gone(worker: str | None) -> bool:

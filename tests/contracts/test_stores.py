@@ -51,7 +51,9 @@ class TestMemoryStore(StoreContract):
 
     @pytest.mark.parametrize("value", [0, -1, True, 1.5])
     def test_max_finished_is_checked(self, value: object) -> None:
-        with pytest.raises(ConfigurationError, match="max_finished must be a positive whole"):
+        with pytest.raises(
+            ConfigurationError, match="max_finished must be an integer of at least 1"
+        ):
             MemoryStore(max_finished=value)  # type: ignore[arg-type]
 
 

@@ -418,8 +418,8 @@ def test_the_status_values_are_the_original_services_and_tasks_are_immutable() -
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("max_concurrency", True, "max_concurrency must be a positive integer"),
-        ("max_concurrency", 0, "max_concurrency must be a positive integer"),
+        ("max_concurrency", True, "max_concurrency must be an integer of at least 1"),
+        ("max_concurrency", 0, "max_concurrency must be an integer of at least 1"),
         ("poll_interval", 0, "poll_interval must be a positive number of seconds"),
         ("poll_interval", "1", "poll_interval must be a positive number of seconds"),
         ("progress_interval", -1, "progress_interval must be zero or more seconds"),

@@ -6,12 +6,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from .._errors import (
-    ConfigurationError,
-    InvalidTaskError,
-    InvalidTransitionError,
-    TaskNotFoundError,
-)
+from .._checks import check_positive_int
+from .._errors import InvalidTaskError, InvalidTransitionError, TaskNotFoundError
 from .._models import Task, TaskStatus
 
 __all__ = ["MemoryStore"]
@@ -36,16 +32,12 @@ class MemoryStore:
             None keeps them all.
 
     Raises:
-        ConfigurationError: ``max_finished`` is not a positive whole number or None.
+        ConfigurationError: ``max_finished`` is not an integer of at least 1 or None.
     """
 
     def __init__(self, *, max_finished: int | None = DEFAULT_MAX_FINISHED) -> None:
-        if max_finished is not None and (
-            isinstance(max_finished, bool) or not isinstance(max_finished, int) or max_finished < 1
-        ):
-            raise ConfigurationError(
-                f"max_finished must be a positive whole number or None, got {max_finished!r}"
-            )
+        if max_finished is not None:
+            check_positive_int(max_finished, "max_finished")
         self._tasks: dict[str, Task] = {}
         #: Ids of finished tasks, the first to finish first.
         self._finished: OrderedDict[str, None] = OrderedDict()
