@@ -1,7 +1,10 @@
 """ffmpeg-tasks: register ffmpeg jobs, run them safely in-process, and watch them finish."""
 
+from importlib import metadata as _metadata
+
 from ._errors import (
     ConfigurationError,
+    ExecutionError,
     FetchError,
     FfmpegTasksError,
     InvalidTaskError,
@@ -20,6 +23,7 @@ from ._sync import SyncTaskManager
 __all__ = [
     "CommandPolicy",
     "ConfigurationError",
+    "ExecutionError",
     "FetchError",
     "Fetcher",
     "FfmpegTasksError",
@@ -42,3 +46,15 @@ __all__ = [
     "Uploader",
     "WaitTimeoutError",
 ]
+
+try:
+    __version__ = _metadata.version("ffmpeg-tasks")
+except _metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout on sys.path
+    __version__ = "0+unknown"
+
+# Tracebacks, reprs and the docs show ``ffmpeg_tasks.TaskManager``, where users import it from.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type):
+        _value.__module__ = __name__
+del _name, _value

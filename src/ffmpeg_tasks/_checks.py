@@ -6,9 +6,17 @@ from __future__ import annotations
 import math
 from typing import TypeGuard
 
-from ._errors import ConfigurationError
+from ._defaults import MAX_PAGE_SIZE
+from ._errors import ConfigurationError, FfmpegTasksError, InvalidTaskError
 
-__all__ = ["check_positive_int", "is_seconds"]
+__all__ = [
+    "check_optional_seconds",
+    "check_page",
+    "check_positive_int",
+    "check_seconds",
+    "check_task_id",
+    "is_seconds",
+]
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
@@ -30,3 +38,60 @@ def is_seconds(value: object, *, zero_ok: bool) -> TypeGuard[int | float]:
         and math.isfinite(value)
         and (value > 0 or (zero_ok and value == 0))
     )
+
+
+def check_seconds(value: object, name: str, *, zero_ok: bool = False) -> float:
+    """``value`` as a float if it is a finite number of seconds (see :func:`is_seconds`).
+
+    Raises:
+        ConfigurationError: naming ``name``.
+    """
+    if not is_seconds(value, zero_ok=zero_ok):
+        raise ConfigurationError(f"{name} must be {_kind(zero_ok)} seconds, got {value!r}")
+    return float(value)
+
+
+def check_optional_seconds(
+    value: object,
+    name: str,
+    *,
+    zero_ok: bool = False,
+    error: type[FfmpegTasksError] = InvalidTaskError,
+) -> float | None:
+    """None, or ``value`` as a float if it is a finite number of seconds.
+
+    Raises:
+        InvalidTaskError: (or ``error``) naming ``name``.
+    """
+    if value is None:
+        return None
+    if not is_seconds(value, zero_ok=zero_ok):
+        raise error(f"{name} must be {_kind(zero_ok)} seconds or None, got {value!r}")
+    return float(value)
+
+
+def check_task_id(task_id: object) -> str:
+    """A task id as callers send it: a non-empty string.
+
+    Raises:
+        InvalidTaskError: anything else.
+    """
+    if not isinstance(task_id, str) or not task_id:
+        raise InvalidTaskError(f"task id must be a non-empty string, got {task_id!r}")
+    return task_id
+
+
+def check_page(limit: object, offset: object) -> None:
+    """One page of a listing: ``limit`` from 1 to :data:`MAX_PAGE_SIZE`, ``offset`` from 0.
+
+    Raises:
+        InvalidTaskError: naming the argument.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidTaskError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidTaskError(f"offset must be a non-negative integer, got {offset!r}")
+
+
+def _kind(zero_ok: bool) -> str:
+    return "zero or more" if zero_ok else "a positive number of"

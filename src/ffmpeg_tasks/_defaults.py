@@ -1,35 +1,14 @@
-"""The one place that picks adapters when the application names none."""
+"""Default values that adapters, configuration and the HTTP API share, each named once."""
 
 from __future__ import annotations
 
-from ._protocols import Fetcher, Runner, TaskStore, Uploader
+__all__ = ["DEFAULT_MAX_INPUT_BYTES", "DEFAULT_OUTPUT_DIR", "DEFAULT_REGION", "MAX_PAGE_SIZE"]
 
-__all__ = ["default_fetcher", "default_runner", "default_store", "default_uploader"]
-
-
-def default_store() -> TaskStore:
-    """In memory: nothing to set up, nothing shared."""
-    from .storage import MemoryStore
-
-    return MemoryStore()
-
-
-def default_fetcher() -> Fetcher:
-    """``http``/``https`` only, refusing private and loopback addresses."""
-    from .fetchers import HttpFetcher
-
-    return HttpFetcher()
-
-
-def default_runner() -> Runner:
-    """The ffmpeg found through ``FFMPEG_BINARY``, ``PATH`` or the ``ffmpeg`` extra."""
-    from .runners import SubprocessRunner
-
-    return SubprocessRunner()
-
-
-def default_uploader() -> Uploader:
-    """``./ffmpeg-tasks-output/<task id>/<output>``."""
-    from .uploaders import LocalUploader
-
-    return LocalUploader("ffmpeg-tasks-output")
+#: Where outputs go when nothing else is configured (relative to the working directory).
+DEFAULT_OUTPUT_DIR = "ffmpeg-tasks-output"
+#: The largest input fetched over http(s) or from S3.
+DEFAULT_MAX_INPUT_BYTES = 2 * 1024**3
+#: The region S3 requests are signed for when nothing names one.
+DEFAULT_REGION = "us-east-1"
+#: The most tasks one ``list()`` call (or ``GET /ffmpeg/tasks`` page) returns.
+MAX_PAGE_SIZE = 1000

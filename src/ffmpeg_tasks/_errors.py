@@ -8,9 +8,10 @@
     ├── TaskNotFoundError           no task has that id (also a LookupError)
     ├── InvalidTransitionError      the task is not in a state that allows the request
     ├── WaitTimeoutError            wait() gave up before the task finished (also a TimeoutError)
-    ├── FetchError                  an input could not be downloaded
-    ├── RunError                    ffmpeg failed; carries its return code and the tail of stderr
-    └── UploadError                 an output could not be stored
+    └── ExecutionError              a step of running a task failed
+        ├── FetchError              an input could not be downloaded
+        ├── RunError                ffmpeg failed; carries its return code and the tail of stderr
+        └── UploadError             an output could not be stored
 
 Adapters translate their libraries' exceptions into these, so users never catch httpx or botocore
 errors. Cancellation is never caught or wrapped.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "ExecutionError",
     "FetchError",
     "FfmpegTasksError",
     "InvalidTaskError",
@@ -68,11 +70,18 @@ class WaitTimeoutError(FfmpegTasksError, TimeoutError):
     """``wait()`` reached its timeout; the task itself goes on."""
 
 
-class FetchError(FfmpegTasksError):
+class ExecutionError(FfmpegTasksError):
+    """A step of running a task failed: fetching an input, running ffmpeg, storing an output.
+
+    The manager records it on the task (``failed``, with ``error``); adapters raise it.
+    """
+
+
+class FetchError(ExecutionError):
     """An input could not be fetched; the message names the input and the cause."""
 
 
-class RunError(FfmpegTasksError):
+class RunError(ExecutionError):
     """ffmpeg exited with an error or could not be started."""
 
     def __init__(
@@ -85,5 +94,5 @@ class RunError(FfmpegTasksError):
         self.stderr_tail = stderr_tail
 
 
-class UploadError(FfmpegTasksError):
+class UploadError(ExecutionError):
     """An output could not be stored where the uploader puts it."""

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from . import _policy_tables as tables
-from ._command import ParsedCommand
+from ._command import ParsedCommand, parse_command
 from ._errors import ConfigurationError, InvalidTaskError
 from ._filtergraph import FilterArg, FiltergraphError, FilterSpec, parse_filtergraph
 from ._options import OPTIONS, Occurrence, OptionRule, ScanError, ScannedArgs, scan_args
@@ -212,6 +212,18 @@ class CommandPolicy:
             output_extensions=self.output_extensions
             | {e.lower().lstrip(".") for e in output_extensions},
         )
+
+    def prepare(
+        self, command: str, *, input_files: Mapping[str, str], output_filename: str
+    ) -> tuple[str, ...]:
+        """Parse and check a task's command; return the exact argv to run, guards included.
+
+        Raises:
+            InvalidTaskError: naming the offending token or file.
+        """
+        parsed = parse_command(command, input_files, output_filename)
+        self.check(parsed, input_files=input_files, output_filename=output_filename)
+        return self.build_args(parsed, output_filename=output_filename)
 
     # -- checking -----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 from ._errors import ConfigurationError
 from ._manager import TaskManager
 from ._models import Health, Task, TaskStatus
+from ._policy import CommandPolicy
 
 __all__ = ["SyncTaskManager"]
 
@@ -52,6 +53,13 @@ class SyncTaskManager:
         self._portal: BlockingPortal | None = None
         self._opened: AbstractContextManager[TaskManager] | None = None
 
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, backend: str = "asyncio", **kwargs: Any
+    ) -> SyncTaskManager:
+        """See :meth:`TaskManager.from_env`; ``backend`` as in the constructor."""
+        return cls(TaskManager.from_env(environ, **kwargs), backend=backend)
+
     def __repr__(self) -> str:
         return f"SyncTaskManager({self._manager!r})"
 
@@ -59,6 +67,11 @@ class SyncTaskManager:
     def manager(self) -> TaskManager:
         """The async manager behind this facade."""
         return self._manager
+
+    @property
+    def policy(self) -> CommandPolicy:
+        """See :attr:`TaskManager.policy`."""
+        return self._manager.policy
 
     def __enter__(self) -> Self:
         opened = self._portal_or_start().wrap_async_context_manager(self._manager)

@@ -17,14 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from ._config import Settings, build_fetcher, build_runner, build_uploader
+from ._defaults import DEFAULT_OUTPUT_DIR
 from ._errors import FfmpegTasksError
 from ._manager import TaskManager
 from ._models import Task, TaskStatus
 from ._policy import CommandPolicy
-from ._protocols import Fetcher
-from .fetchers import HttpFetcher, LocalFetcher, RoutingFetcher
-from .runners import SubprocessRunner
-from .uploaders import LocalUploader
 
 __all__ = ["main"]
 
@@ -66,7 +64,7 @@ def demo(dest: Path, seconds: int) -> None:
 
 
 async def _demo(dest: Path, seconds: int) -> None:
-    runner = SubprocessRunner()
+    runner = build_runner(Settings(output_dir=dest))
     health = await runner.health()
     if not health.ffmpeg_found:
         raise click.ClickException(health.error or "ffmpeg was not found")
@@ -97,8 +95,10 @@ async def _demo(dest: Path, seconds: int) -> None:
             ],
             workdir=source,
         )
-        fetcher = LocalFetcher([source])
-        manager = TaskManager(fetcher=fetcher, runner=runner, uploader=LocalUploader(dest))
+        settings = Settings(output_dir=dest, local_input_roots=[source])
+        manager = TaskManager(
+            fetcher=build_fetcher(settings), runner=runner, uploader=build_uploader(settings)
+        )
         async with manager:
             task = await manager.register(
                 DEMO_COMMAND, {"input.mp4": (source / "input.mp4").as_uri()}, "output.mp4"
@@ -126,7 +126,7 @@ async def _demo(dest: Path, seconds: int) -> None:
 @click.option(
     "--dest",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("ffmpeg-tasks-output"),
+    default=Path(DEFAULT_OUTPUT_DIR),
     show_default=True,
     help="Folder the output is written to.",
 )
@@ -155,13 +155,15 @@ def run(
 ) -> None:
     """Run one ffmpeg COMMAND (its arguments, quoted) with a progress bar."""
     input_files, local_roots = _parse_inputs(inputs)
-    http = HttpFetcher(allow_private_networks=allow_private_networks)
-    routes: dict[str, Fetcher] = {"http": http, "https": http}
-    if local_roots:  # only the folders of the files named on the command line
-        routes["file"] = LocalFetcher(local_roots)
-    fetcher = RoutingFetcher(routes)
+    settings = Settings(
+        output_dir=dest,
+        allow_private_networks=allow_private_networks,
+        local_input_roots=local_roots,  # only the folders of the files named here
+    )
     policy = CommandPolicy.trusted() if trusted else CommandPolicy.strict()
-    manager = TaskManager(fetcher=fetcher, uploader=LocalUploader(dest), policy=policy)
+    manager = TaskManager(
+        fetcher=build_fetcher(settings), uploader=build_uploader(settings), policy=policy
+    )
 
     async def main_async() -> Task:
         async with manager:
@@ -178,7 +180,7 @@ def health(as_json: bool) -> None:
     """Say whether ffmpeg was found, where, and its version."""
 
     async def check() -> dict[str, object]:
-        async with TaskManager(runner=SubprocessRunner()) as manager:
+        async with TaskManager() as manager:
             return (await manager.health()).to_dict()
 
     report = anyio.run(check)

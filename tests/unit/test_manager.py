@@ -259,8 +259,9 @@ async def test_a_stored_task_is_checked_against_the_running_managers_policy() ->
     store = MemoryStore()
     loose = TaskManager(store, FakeFetcher(), FakeRunner(), FakeUploader(),
                         policy=CommandPolicy.trusted())  # fmt: skip
-    strict, fetcher, runner, _ = make_manager()
-    strict._store = store  # the same store, shared as two processes would share it
+    fetcher, runner = FakeFetcher({URL_A: b"AAAA"}), FakeRunner()
+    # The same store, shared as two processes would share it.
+    strict = TaskManager(store, fetcher, runner, FakeUploader())
     task = await loose.register(
         "-i a.mp4 -vf movie=/etc/passwd -threads 512 out.mp4", {"a.mp4": URL_A}, "out.mp4"
     )

@@ -40,6 +40,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from .._defaults import DEFAULT_MAX_INPUT_BYTES
 from .._errors import ConfigurationError, FetchError, FfmpegTasksError, InvalidTaskError
 from ._addresses import IPAddress, ip_literal, refusal
 from ._decoding import PIECE, Decoder
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 #: Largest input by default: 2 GiB of decoded bytes.
-DEFAULT_MAX_SIZE = 2 * 1024**3
+DEFAULT_MAX_SIZE = DEFAULT_MAX_INPUT_BYTES
 #: Seconds any one network step (connect, one read) may take by default.
 DEFAULT_TIMEOUT = 30.0
 #: Seconds one whole fetch (every retry and redirect) may take by default.

@@ -37,11 +37,12 @@ or task (the message says what to fix), 503 a server that cannot run tasks. ffmp
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from importlib import metadata
 from typing import Annotated, Any
 
 import anyio
 
+from .. import __version__
+from .._defaults import MAX_PAGE_SIZE
 from .._errors import TaskNotFoundError
 from .._manager import TaskManager
 from .._models import Task, TaskStatus
@@ -292,7 +293,7 @@ def _router(
     async def tasks(
         owner: Owner,
         status: Annotated[TaskStatus | None, Query(description="Only tasks in this state.")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> TaskList:
         """Tasks newest first, one page at a time (only the caller's own when keys are on)."""
@@ -360,7 +361,7 @@ def create_app(
 
     app = FastAPI(
         title="FFmpeg API",
-        version=_version(),
+        version=__version__,
         description="Register ffmpeg tasks, run them and poll their status (ffmpeg-tasks).",
         lifespan=lifespan,
     )
@@ -376,10 +377,3 @@ def create_app(
         return Liveness(status="ok")
 
     return app
-
-
-def _version() -> str:
-    try:
-        return metadata.version("ffmpeg-tasks")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0+unknown"

@@ -12,6 +12,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from .._command import check_file_name
+from .._defaults import DEFAULT_OUTPUT_DIR
 from .._errors import UploadError
 from .._models import Output
 
@@ -28,7 +29,7 @@ class LocalUploader:
     when the source does.
     """
 
-    def __init__(self, directory: str | os.PathLike[str] = "ffmpeg-tasks-output") -> None:
+    def __init__(self, directory: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR) -> None:
         self._directory = Path(directory).expanduser().absolute()
         #: Mode of stored files: what ``open()`` would give them under this process's umask.
         self._file_mode = 0o666 & ~_umask()

@@ -1,4 +1,4 @@
-"""The fetcher and uploader ``TaskManager.from_env`` uses, built from environment variables.
+"""Settings read from environment variables, each checked and named in any error.
 
 The variables are the original service's (``S3_BUCKET``, ``AWS_*``) plus a few for what it could
 not do (S3-compatible stores, ``s3://`` inputs, private networks):
@@ -36,52 +36,29 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-import attrs
-
-from ._errors import ConfigurationError, FetchError, InvalidTaskError
-from ._protocols import Fetcher, TaskStore, Uploader
-from ._s3 import (
+from .._defaults import DEFAULT_MAX_INPUT_BYTES, DEFAULT_OUTPUT_DIR, DEFAULT_REGION
+from .._errors import ConfigurationError
+from .._s3 import (
     MAX_PRESIGN_SECONDS,
     AddressingStyle,
     check_bucket_name,
     check_endpoint_url,
     check_prefix,
-    public_endpoint,
 )
+from .settings import Settings
 
-__all__ = ["EnvAdapters", "adapters_from_env"]
-
-DEFAULT_REGION = "us-east-1"
-DEFAULT_OUTPUT_DIR = "ffmpeg-tasks-output"
+__all__ = ["settings_from_env"]
 
 _REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _ADDRESSING: dict[str, AddressingStyle] = {"auto": "auto", "path": "path", "virtual": "virtual"}
-_S3_INPUTS_OFF = (
-    "s3:// inputs are turned off on this service; the operator allows them by setting "
-    "S3_INPUT_BUCKETS to the comma-separated buckets they may come from"
-)
 
 _T = TypeVar("_T")
 
 
-@attrs.frozen(kw_only=True)
-class EnvAdapters:
-    """What ``adapters_from_env`` built."""
-
-    #: ``http``/``https`` (SSRF-safe) and ``s3`` inputs, routed by scheme.
-    fetcher: Fetcher
-    #: An ``S3Uploader`` when ``S3_BUCKET`` is set, else a ``LocalUploader``.
-    uploader: Uploader
-    #: A ``SqliteStore`` when ``FFMPEG_TASKS_DATABASE`` is set, else None (the default store).
-    store: TaskStore | None
-    #: Where outputs go and inputs come from, for ``health()``; never a secret.
-    details: dict[str, str]
-
-
-def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
-    """Build the fetcher and uploader the variables describe (see the module's table).
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the variables in the module's table.
 
     Args:
         environ: The variables; ``os.environ`` when None.
@@ -97,7 +74,6 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
     endpoint_url = env.checked("AWS_ENDPOINT_URL", check_endpoint_url)
     addressing_style = env.checked("S3_ADDRESSING_STYLE", _addressing_style)
     region = env.checked("AWS_REGION", _region) or env.checked("AWS_DEFAULT_REGION", _region)
-    region = region or DEFAULT_REGION
     allow_private = env.checked("FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS", _flag) or False
     output_dir = env.get("FFMPEG_TASKS_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR
     database = env.checked("FFMPEG_TASKS_DATABASE", _sqlite_path)
@@ -113,71 +89,23 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
         raise ConfigurationError(
             "AWS_SESSION_TOKEN is set without AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         )
-    where = f"region {region}" + (f", {public_endpoint(endpoint_url)}" if endpoint_url else "")
-    credentials = "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY" if key_id else "boto3's default chain"
-    details: dict[str, str] = {}
-
-    from .fetchers import HttpFetcher, RoutingFetcher, S3Fetcher
-    from .fetchers.http import DEFAULT_MAX_SIZE
-
-    max_input = max_input_bytes or DEFAULT_MAX_SIZE
-    from .uploaders import LocalUploader, S3Uploader
-
-    uploader: Uploader
-    if bucket is None:
-        folder = Path(output_dir).expanduser().absolute()
-        uploader = LocalUploader(folder)
-        details["outputs"] = f"local folder {folder}: S3_BUCKET is not set"
-    else:
-        uploader = S3Uploader(
-            bucket,
-            prefix=prefix,
-            presign_expires=presign_expires,
-            endpoint_url=endpoint_url,
-            region=region,
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-            aws_session_token=token,
-            addressing_style=addressing_style,
-        )
-        presigned = (
-            f"presigned download URLs for {presign_expires} s"
-            if presign_expires
-            else "no download URLs (S3_PRESIGN_EXPIRES is not set)"
-        )
-        details["outputs"] = f"s3://{bucket}/{prefix} ({where}; {presigned})"
-    http = HttpFetcher(allow_private_networks=allow_private, max_size=max_input)
-    s3: Fetcher
-    if input_buckets is None:
-        s3 = _S3InputsOff()
-        s3_inputs = "s3:// refused (S3_INPUT_BUCKETS is not set)"
-    else:
-        s3 = S3Fetcher(
-            input_buckets,
-            endpoint_url=endpoint_url,
-            region=region,
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-            aws_session_token=token,
-            addressing_style=addressing_style,
-            max_size=max_input,
-        )
-        s3_inputs = f"s3:// from {', '.join(input_buckets)} ({where})"
-    networks = "any address" if allow_private else "public addresses only"
-    details["inputs"] = f"http(s) from {networks}; {s3_inputs}"
-    details["max_input_bytes"] = str(max_input)
-    if bucket is not None or input_buckets is not None:
-        details["credentials"] = credentials
-    fetcher = RoutingFetcher({"http": http, "https": http, "s3": s3})
-    store: TaskStore | None = None
-    if database is None:
-        details["tasks"] = "in memory: FFMPEG_TASKS_DATABASE is not set, restarts forget them"
-    else:
-        from .storage import SqliteStore
-
-        store = SqliteStore(database)
-        details["tasks"] = f"SQLite file {database}"
-    return EnvAdapters(fetcher=fetcher, uploader=uploader, store=store, details=details)
+    return Settings(
+        from_environment=True,
+        s3_bucket=bucket,
+        s3_prefix=prefix,
+        s3_presign_expires=presign_expires,
+        s3_input_buckets=input_buckets,
+        s3_addressing_style=addressing_style,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        aws_region=region or DEFAULT_REGION,
+        aws_endpoint_url=endpoint_url,
+        output_dir=Path(output_dir).expanduser().absolute(),
+        allow_private_networks=allow_private,
+        database=database,
+        max_input_bytes=max_input_bytes or DEFAULT_MAX_INPUT_BYTES,
+    )
 
 
 class _Env:
@@ -213,11 +141,11 @@ def _presign_seconds(value: str) -> int:
     return seconds
 
 
-def _bucket_list(value: str) -> list[str]:
+def _bucket_list(value: str) -> tuple[str, ...]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     if not names:
         raise ConfigurationError(f"{value!r} names no bucket; unset it to refuse s3:// inputs")
-    return sorted({check_bucket_name(name) for name in names})
+    return tuple(sorted({check_bucket_name(name) for name in names}))
 
 
 def _sqlite_path(value: str) -> Path:
@@ -259,19 +187,3 @@ def _flag(value: str) -> bool:
     if value.lower() in _FALSE:
         return False
     raise ConfigurationError(f"{value!r} is not 0 or 1")
-
-
-class _S3InputsOff:
-    """Stands where the S3 fetcher would be when ``S3_INPUT_BUCKETS`` is unset."""
-
-    def __repr__(self) -> str:
-        return "S3InputsOff(S3_INPUT_BUCKETS is not set)"
-
-    async def check(self, url: str) -> None:
-        raise InvalidTaskError(_S3_INPUTS_OFF)
-
-    async def fetch(self, url: str, *, destination: Path) -> int:
-        raise FetchError(_S3_INPUTS_OFF)
-
-    async def aclose(self) -> None:
-        """Nothing to release."""

@@ -1,0 +1,234 @@
+"""One run of one claimed task: fetch, encode, upload in a private work folder, then the final
+status, decided in one place: cancelled -> CANCELLED, exception -> FAILED, else COMPLETED."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import attrs
+
+from ._errors import FetchError, FfmpegTasksError, InvalidTaskError, RunError
+from ._models import Output, Progress, Task, TaskPhase, TaskStatus
+from ._policy import CommandPolicy
+from ._protocols import Fetcher, Runner, Uploader
+from ._sanitize import sanitize_line, sanitize_stderr
+from ._transitions import Transitions
+from ._workdir import task_workdir
+
+__all__ = ["RunContext", "TaskRun"]
+
+logger = logging.getLogger("ffmpeg_tasks")
+
+_FAILED_STEP = {
+    TaskPhase.FETCHING: "fetching inputs failed",
+    TaskPhase.ENCODING: "ffmpeg failed",
+    TaskPhase.UPLOADING: "upload failed",
+}
+#: How many of ffmpeg's last stderr lines a failed task's error keeps.
+_ERROR_TAIL_LINES = 8
+
+
+@attrs.frozen(kw_only=True)
+class RunContext:
+    """What every run of one manager needs, handed over explicitly."""
+
+    policy: CommandPolicy
+    fetcher: Fetcher
+    runner: Runner
+    uploader: Uploader
+    transitions: Transitions
+    #: Parent of the work folders; the system temp folder when None.
+    workdir_root: Path | None
+    #: Least seconds between two progress writes.
+    progress_interval: float
+    #: How often a run re-reads the store to notice a cancel from another process.
+    poll_interval: float
+    #: The manager's wall-clock limit of a run, a ceiling for the task's own.
+    timeout: float | None
+    #: Awaited first inside every run (the manager's once-only sandbox warning).
+    before_work: Callable[[], Awaitable[None]]
+
+
+class TaskRun:
+    """Runs one claimed task to its final status; see :meth:`run`.
+
+    Args:
+        context: The manager's ports and settings.
+        task: The task as claimed.
+        scope: Cancelled by whoever stops this run (``cancel()``, a lost claim).
+        interrupted_by: Why a cancellation from outside the run happened, for the error.
+    """
+
+    def __init__(
+        self,
+        context: RunContext,
+        task: Task,
+        *,
+        scope: anyio.CancelScope,
+        interrupted_by: Callable[[], str],
+    ) -> None:
+        self._context = context
+        self._task = task
+        self._scope = scope
+        self._interrupted_by = interrupted_by
+        self._last_progress_write = -math.inf
+        #: The step in progress, for error messages.
+        self._phase = TaskPhase.FETCHING
+        self._outputs: list[Output] = []
+        #: Every output is stored: the task has done its work.
+        self._uploaded = False
+        #: ffmpeg's stderr tail, once it ran.
+        self._log: str | None = None
+        #: The private work folder, once made (its path is kept out of error messages).
+        self._workdir: Path | None = None
+
+    async def run(self) -> Task:
+        """Do the work and store the final state, which is returned. Never raises a failure
+        (it is recorded on the task); a cancellation of the caller propagates once recorded."""
+        task, context, scope = self._task, self._context, self._scope
+        # The manager's limit holds for tasks stored by another, looser manager too.
+        limits = [t for t in (task.timeout, context.timeout) if t is not None]
+        limit = min(limits) if limits else None
+        status, error = TaskStatus.FAILED, None
+        try:
+            with scope, anyio.fail_after(limit) if limit is not None else nullcontext():
+                await context.before_work()
+                await self._work_until_cancelled_elsewhere()
+            # Once every output is stored the task is done: a cancel arriving after that is
+            # too late, and reporting "cancelled" would hide outputs that exist.
+            cancelled = scope.cancelled_caught and not self._uploaded
+            status = TaskStatus.CANCELLED if cancelled else TaskStatus.COMPLETED
+            error = "cancelled" if cancelled else None
+        except FfmpegTasksError as exc:
+            if isinstance(exc, RunError):
+                self._log = exc.stderr_tail
+            error = describe_failure(self._phase, exc, self._workdir)
+        except TimeoutError as exc:
+            if self._uploaded:  # the limit struck after the work was done
+                status = TaskStatus.COMPLETED
+            elif limit is None:
+                error = f"{_FAILED_STEP[self._phase]}: {exc or 'timed out'}"
+            else:
+                error = f"timed out after {limit:g} s while {self._phase.value}"
+        except Exception as exc:
+            logger.exception("task %s failed unexpectedly", task.id)
+            error = f"{_FAILED_STEP[self._phase]}: internal error ({type(exc).__name__}: {exc})"
+        except BaseException:
+            if self._uploaded:  # stopped after the work was done: it is done
+                status, error = TaskStatus.COMPLETED, None
+            else:
+                status, error = TaskStatus.CANCELLED, f"cancelled: {self._interrupted_by()}"
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                final = await context.transitions.finish(
+                    task.id, status, error, outputs=self._outputs, log=self._log
+                )
+        return final
+
+    async def _work_until_cancelled_elsewhere(self) -> None:
+        """Do the work while watching the store: another process sharing it may cancel it."""
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._cancel_when_no_longer_running)
+            try:
+                await self._work()
+            except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped
+                failure = exc
+            finally:
+                group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def _cancel_when_no_longer_running(self) -> None:
+        while True:
+            await anyio.sleep(self._context.poll_interval)
+            try:
+                running = await self._context.transitions.is_running(self._task.id)
+            except Exception:
+                logger.warning(
+                    "task %s: could not re-read its status", self._task.id, exc_info=True
+                )
+                continue
+            if not running:
+                self._scope.cancel()
+                return
+
+    async def _work(self) -> None:
+        context, task = self._context, self._task
+        # Again, not only at register: the store may be shared with a looser policy.
+        args = context.policy.prepare(
+            task.command, input_files=task.input_files, output_filename=task.output_filename
+        )
+        async with task_workdir(task.id, root=context.workdir_root) as workdir:
+            self._workdir = workdir
+            await self._fetch_inputs(workdir)
+            await self._enter(TaskPhase.ENCODING, progress=None)  # known once ffmpeg says
+            self._log = await context.runner.run(
+                args, workdir=workdir, on_progress=self._on_progress
+            )
+            output = workdir / task.output_filename
+            if not output.is_file():
+                raise RunError(f"ffmpeg finished but wrote no {task.output_filename!r}")
+            await self._enter(TaskPhase.UPLOADING, progress=1.0)
+            self._outputs.append(
+                await context.uploader.upload(output, task_id=task.id, name=task.output_filename)
+            )
+            self._uploaded = True
+
+    async def _enter(self, phase: TaskPhase, *, progress: float | None) -> None:
+        self._phase = phase
+        await self._save(attrs.evolve(self._task, phase=phase, progress=progress))
+
+    async def _save(self, task: Task) -> None:
+        self._task = task
+        if not await self._context.transitions.save_running(task):
+            self._scope.cancel()  # cancelled from elsewhere
+
+    async def _fetch_inputs(self, workdir: Path) -> None:
+        """Fetch every input at once; the first failure stops the others."""
+        failures: list[FfmpegTasksError] = []
+        fetcher = self._context.fetcher
+
+        async def fetch(name: str, url: str, group: anyio.abc.TaskGroup) -> None:
+            try:
+                await fetcher.fetch(url, destination=workdir / name)
+            except FfmpegTasksError as exc:
+                failures.append(exc)
+                group.cancel_scope.cancel()
+            except Exception as exc:  # noqa: BLE001 - an adapter bug still fails only this task
+                failures.append(FetchError(f"input {name!r}: {type(exc).__name__}: {exc}"))
+                group.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            for name, url in self._task.input_files.items():
+                group.start_soon(fetch, name, url, group)
+        if failures:
+            raise failures[0]
+
+    async def _on_progress(self, progress: Progress) -> None:
+        now = anyio.current_time()
+        if not progress.done and now - self._last_progress_write < self._context.progress_interval:
+            return
+        fraction = progress.fraction
+        if fraction is None or fraction == self._task.progress:
+            return
+        self._last_progress_write = now
+        await self._save(attrs.evolve(self._task, progress=fraction))
+
+
+def describe_failure(phase: TaskPhase, exc: FfmpegTasksError, workdir: Path | None) -> str:
+    """The step that failed and why; what ffmpeg printed is sanitised (the raw tail is the log)."""
+    if isinstance(exc, InvalidTaskError):
+        return f"refused by this manager's command policy: {exc}"
+    if not isinstance(exc, RunError):
+        return f"{_FAILED_STEP[phase]}: {exc}"
+    message = f"{_FAILED_STEP[phase]}: {sanitize_line(str(exc), workdir=workdir)}"
+    tail = sanitize_stderr(exc.stderr_tail, workdir=workdir, max_lines=_ERROR_TAIL_LINES)
+    return f"{message}\nffmpeg's last output:\n{tail}" if tail else message
