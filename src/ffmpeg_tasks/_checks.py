@@ -4,11 +4,15 @@ message is written once."""
 from __future__ import annotations
 
 import math
+import re
 from typing import TypeGuard
 
 from ._errors import ConfigurationError
 
-__all__ = ["check_positive_int", "is_seconds"]
+__all__ = ["CONTROL_CHARACTERS", "check_positive_int", "is_seconds"]
+
+#: ASCII control characters and DEL: no file name, S3 key or prefix we accept holds one.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
