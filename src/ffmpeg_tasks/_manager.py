@@ -23,7 +23,6 @@ import attrs
 
 from ._changes import ChangeFeed
 from ._checks import check_positive_int, is_seconds
-from ._command import parse_command
 from ._defaults import default_fetcher, default_runner, default_store, default_uploader
 from ._errors import (
     ConfigurationError,
@@ -269,8 +268,7 @@ class TaskManager:
         Raises:
             InvalidTaskError: the message says what to fix.
         """
-        parsed = parse_command(command, input_files, output_filename)
-        self._policy.check(parsed, input_files=input_files, output_filename=output_filename)
+        self._policy.prepare(command, input_files=input_files, output_filename=output_filename)
         timeout = _check_timeout(timeout, "timeout")
         if timeout is not None and self._timeout is not None and timeout > self._timeout:
             raise InvalidTaskError(
@@ -687,12 +685,10 @@ class _Run:
 
     async def work(self) -> None:
         manager, task = self._manager, self._task
-        parsed = parse_command(task.command, task.input_files, task.output_filename)
         # Again, not only at register: the store may be shared with a looser policy.
-        manager._policy.check(
-            parsed, input_files=task.input_files, output_filename=task.output_filename
+        args = manager._policy.prepare(
+            task.command, input_files=task.input_files, output_filename=task.output_filename
         )
-        args = manager._policy.build_args(parsed, output_filename=task.output_filename)
         async with task_workdir(task.id, root=manager._workdir_root) as workdir:
             self.workdir = workdir
             await self._fetch_inputs(workdir)

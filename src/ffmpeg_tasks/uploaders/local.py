@@ -11,9 +11,9 @@ from pathlib import Path
 import anyio.lowlevel
 import anyio.to_thread
 
-from .._command import check_file_name
-from .._errors import UploadError
+from .._errors import InvalidTaskError, UploadError
 from .._models import Output
+from .._names import check_file_name
 
 __all__ = ["LocalUploader"]
 
@@ -42,8 +42,8 @@ class LocalUploader:
         return self._directory
 
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
-        check_file_name(task_id, "task id")
-        check_file_name(name, "output")
+        check_file_name(task_id, "task id", error=InvalidTaskError)
+        check_file_name(name, "output", error=InvalidTaskError)
         stored = threading.Event()
         try:
             output = await anyio.to_thread.run_sync(self._store, Path(path), task_id, name, stored)

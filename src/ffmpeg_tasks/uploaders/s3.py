@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 import anyio.to_thread
 
-from .._command import check_file_name
-from .._errors import ConfigurationError, UploadError
+from .._errors import ConfigurationError, InvalidTaskError, UploadError
 from .._models import Output, utcnow
+from .._names import check_file_name
 from .._s3 import (
     CLEANUP_TIMEOUT,
     MAX_PRESIGN_SECONDS,
@@ -227,8 +227,8 @@ class S3Uploader:
         Raises:
             InvalidTaskError: the id or name is not a plain file name.
         """
-        check_file_name(task_id, "task id")
-        check_file_name(name, "output")
+        check_file_name(task_id, "task id", error=InvalidTaskError)
+        check_file_name(name, "output", error=InvalidTaskError)
         return f"{self._prefix}{task_id}/{name}"
 
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
