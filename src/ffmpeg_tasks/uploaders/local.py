@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio.lowlevel
 import anyio.to_thread
 
-from .._errors import InvalidTaskError, UploadError
+from .._errors import UploadError
 from .._models import Output
 from .._names import check_file_name
 
@@ -42,8 +42,8 @@ class LocalUploader:
         return self._directory
 
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
-        check_file_name(task_id, "task id", error=InvalidTaskError)
-        check_file_name(name, "output", error=InvalidTaskError)
+        check_file_name(task_id, "task id", error=UploadError)
+        check_file_name(name, "output", error=UploadError)
         stored = threading.Event()
         try:
             output = await anyio.to_thread.run_sync(self._store, Path(path), task_id, name, stored)
