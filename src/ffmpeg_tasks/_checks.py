@@ -4,12 +4,14 @@ message is written once."""
 from __future__ import annotations
 
 import math
+import re
 from typing import TypeGuard
 
 from ._defaults import MAX_PAGE_SIZE
 from ._errors import ConfigurationError, FfmpegTasksError, InvalidTaskError
 
 __all__ = [
+    "CONTROL_CHARACTERS",
     "check_optional_seconds",
     "check_page",
     "check_positive_int",
@@ -17,6 +19,9 @@ __all__ = [
     "check_task_id",
     "is_seconds",
 ]
+
+#: ASCII control characters and DEL: no file name, S3 key or prefix we accept holds one.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:

@@ -19,7 +19,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from ._checks import check_positive_int
+from ._checks import CONTROL_CHARACTERS, check_positive_int
 from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -60,7 +60,6 @@ CLEANUP_TIMEOUT = 30.0
 AddressingStyle = Literal["auto", "path", "virtual"]
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CREDENTIAL_CODES = frozenset(
     {
         "ExpiredToken",
@@ -110,7 +109,7 @@ def check_prefix(prefix: object) -> str:
         raise ConfigurationError(f"prefix must be a string, got {type(prefix).__name__}")
     if not prefix:
         return ""
-    if prefix.startswith("/") or _CONTROL.search(prefix) or ".." in prefix.split("/"):
+    if prefix.startswith("/") or CONTROL_CHARACTERS.search(prefix) or ".." in prefix.split("/"):
         raise ConfigurationError(
             f"prefix {prefix!r} must be a relative key prefix such as 'outputs/': "
             "no leading '/', no '..' and no control characters"

@@ -23,6 +23,7 @@ import anyio
 
 from ._errors import FetchError, InvalidTaskError, RunError, UploadError
 from ._models import Health, Output, Progress
+from ._names import check_file_name
 from ._protocols import ProgressCallback
 from .storage import MemoryStore
 
@@ -130,6 +131,8 @@ class FakeUploader:
         return f"FakeUploader(objects={len(self.objects)})"
 
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
+        check_file_name(task_id, "task id", error=UploadError)
+        check_file_name(name, "output", error=UploadError)
         url = f"memory://{task_id}/{name}"
         if url in self.objects:
             raise UploadError(f"{url} exists already; outputs are never overwritten")

@@ -114,7 +114,7 @@ class TestLocalUploader(UploaderContract):
             await uploader.upload(link, task_id="t2", name="link.mp4")
         source = tmp_path / "out.mp4"
         source.write_bytes(b"x")
-        with pytest.raises(ValueError, match="plain file name"):
+        with pytest.raises(UploadError, match="plain file name"):
             await uploader.upload(source, task_id="../escape", name="out.mp4")
 
 
@@ -163,7 +163,7 @@ class TestS3Uploader(UploaderContract):
             await uploader.upload(link, task_id="t2", name="link.mp4")
         source = tmp_path / "out.mp4"
         source.write_bytes(b"x")
-        with pytest.raises(ValueError, match="plain file name"):
+        with pytest.raises(UploadError, match="plain file name"):
             await uploader.upload(source, task_id="../escape", name="out.mp4")
         listed = await anyio.to_thread.run_sync(
             lambda: self.s3.list_objects_v2(Bucket=uploader.bucket)

@@ -44,3 +44,17 @@ class UploaderContract:
     ) -> None:
         with pytest.raises(UploadError):
             await uploader.upload(tmp_path / "absent.mp4", task_id="task-c", name="absent.mp4")
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize(
+        ("task_id", "name"),
+        [("task-d", "../out.mp4"), ("task-d", "-out.mp4"), ("../task-d", "out.mp4")],
+    )
+    async def test_a_bad_name_is_an_upload_error(
+        self, uploader: Uploader, tmp_path: Path, task_id: str, name: str
+    ) -> None:
+        """The uploader's own refusal, not a caller's mistake: the task fails at its upload."""
+        source = tmp_path / "out.mp4"
+        source.write_bytes(b"x")
+        with pytest.raises(UploadError, match="file name"):
+            await uploader.upload(source, task_id=task_id, name=name)

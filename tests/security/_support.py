@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ffmpeg_tasks import CommandPolicy, TaskManager
-from ffmpeg_tasks._command import parse_command
 from ffmpeg_tasks.storage import MemoryStore
 from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader
 
@@ -38,12 +37,10 @@ def fakes(policy: CommandPolicy | None = None) -> Fakes:
 def accepts(
     policy: CommandPolicy, command: str, inputs: Mapping[str, str] | list[str], output: str
 ) -> tuple[str, ...]:
-    """Check a command synchronously; return the argv ``build_args`` makes for it.
+    """Check a command synchronously; return the argv ``CommandPolicy.prepare`` makes for it.
 
     Raises:
         InvalidTaskError: the structural checks or the policy refused it.
     """
     files = inputs if isinstance(inputs, Mapping) else {name: url(name) for name in inputs}
-    parsed = parse_command(command, files, output)
-    policy.check(parsed, input_files=files, output_filename=output)
-    return policy.build_args(parsed, output_filename=output)
+    return policy.prepare(command, input_files=files, output_filename=output)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from ffmpeg_tasks._expr import ExpressionError, evaluate
+from ffmpeg_tasks._policy.expressions import ExpressionError, evaluate
 
 _WIDTH = re.compile(r"-> w:(\d+) h:16\b")
 _SIGNS = st.sampled_from(["", "+", "-", "++", "--", "+-", "-+"])

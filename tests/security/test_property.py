@@ -4,7 +4,7 @@ Commands are generated from a small grammar that mixes allowed pieces with forbi
 (file-reading filters in several spellings, ``/key=`` loads, ``-/opt``, playlists, devices,
 server options, oversized values). Whenever the policy accepts one, an independent checker
 (written here from the threat list, sharing no code with the policy) inspects the exact argv
-``build_args`` returns.
+``CommandPolicy.prepare`` returns.
 """
 
 from __future__ import annotations

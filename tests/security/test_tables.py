@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ffmpeg_tasks import CommandPolicy
-from ffmpeg_tasks._policy_tables import FILTERS
+from ffmpeg_tasks._policy.filters import FILTERS
 
 # "   w                 <string>     ..FV....... Output video width" (the description may be
 # missing; a list type reads "[<sample_fmt>]..F.A......").

@@ -15,8 +15,8 @@ from pathlib import Path
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from ffmpeg_tasks._filtergraph import FiltergraphError, parse_filtergraph
-from ffmpeg_tasks._policy_tables import FILTERS
+from ffmpeg_tasks._policy.filtergraph import FiltergraphError, parse_filtergraph
+from ffmpeg_tasks._policy.filters import FILTERS
 
 _SETTING = re.compile(r"\] Setting '([^']*)' to value '(.*)'$")
 #: drawbox's options in declaration order (ffmpeg 9), which positional values fill.

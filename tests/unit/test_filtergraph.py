@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ffmpeg_tasks._filtergraph import (
+from ffmpeg_tasks._policy.filtergraph import (
     FilterArg,
     FiltergraphError,
     get_token,

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from ffmpeg_tasks import CommandPolicy
-from ffmpeg_tasks._expr import ExpressionError, evaluate
-from ffmpeg_tasks._values import (
+from ffmpeg_tasks._policy.expressions import ExpressionError, evaluate
+from ffmpeg_tasks._policy.values import (
     bitrate,
     color,
     dimension,

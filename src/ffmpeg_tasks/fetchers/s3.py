@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Self
 import anyio
 import anyio.to_thread
 
+from .._checks import CONTROL_CHARACTERS
 from .._errors import ConfigurationError, FetchError, InvalidTaskError
 from .._s3 import (
     MIB,
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["S3Fetcher"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: S3's longest key, in UTF-8 bytes.
 _MAX_KEY_BYTES = 1024
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -184,7 +183,7 @@ class S3Fetcher:
                 f"inputs may not come from bucket {bucket!r}: it is not one of the buckets "
                 "this service reads inputs from"
             )
-        if _CONTROL.search(key):
+        if CONTROL_CHARACTERS.search(key):
             raise error(f"URL {url!r} holds control characters")
         if any(segment in {".", ".."} for segment in key.split("/")):
             raise error(f"URL {url!r} must not have '.' or '..' segments in its key")

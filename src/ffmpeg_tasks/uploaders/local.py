@@ -11,10 +11,10 @@ from pathlib import Path
 import anyio.lowlevel
 import anyio.to_thread
 
-from .._command import check_file_name
 from .._defaults import DEFAULT_OUTPUT_DIR
 from .._errors import UploadError
 from .._models import Output
+from .._names import check_file_name
 
 __all__ = ["LocalUploader"]
 
@@ -43,8 +43,8 @@ class LocalUploader:
         return self._directory
 
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
-        check_file_name(task_id, "task id")
-        check_file_name(name, "output")
+        check_file_name(task_id, "task id", error=UploadError)
+        check_file_name(name, "output", error=UploadError)
         stored = threading.Event()
         try:
             output = await anyio.to_thread.run_sync(self._store, Path(path), task_id, name, stored)

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 import anyio.to_thread
 
-from .._command import check_file_name
 from .._errors import ConfigurationError, UploadError
 from .._models import Output, utcnow
+from .._names import check_file_name
 from .._s3 import (
     CLEANUP_TIMEOUT,
     MAX_PRESIGN_SECONDS,
@@ -225,19 +225,18 @@ class S3Uploader:
         """The object key output ``name`` of task ``task_id`` is stored under.
 
         Raises:
-            InvalidTaskError: the id or name is not a plain file name.
+            UploadError: the id or name is not a plain file name.
         """
-        check_file_name(task_id, "task id")
-        check_file_name(name, "output")
+        check_file_name(task_id, "task id", error=UploadError)
+        check_file_name(name, "output", error=UploadError)
         return f"{self._prefix}{task_id}/{name}"
 
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
         """Upload the file at ``path`` as output ``name`` of ``task_id``.
 
         Raises:
-            InvalidTaskError: the id or name is not a plain file name.
-            UploadError: the file is missing, the object exists, S3 refused or failed; no
-                object and no multipart upload remain.
+            UploadError: the id or name is not a plain file name, the file is missing, the
+                object exists, S3 refused or failed; no object and no multipart upload remain.
         """
         key = self.key(task_id=task_id, name=name)
         url = f"s3://{self._bucket}/{key}"

@@ -1,11 +1,5 @@
-"""Checks of single option values: times, sizes, rates, numbers, words, expressions.
-
-Each check is a callable ``check(value, bounds) -> problem | None``: None when the value is
-acceptable, else a short phrase the policy puts in its error ("must be a duration of at most
-14400 s"). They follow ffmpeg's own parsers (``av_parse_time``, ``av_parse_video_size``,
-``av_parse_video_rate``, ``av_strtod``) closely enough that what passes here parses there to
-the same number.
-"""
+"""Checks of single option values (times, sizes, rates, numbers, words, expressions) that
+follow ffmpeg's own parsers, so a value that passes means the same number to ffmpeg."""
 
 from __future__ import annotations
 
@@ -14,7 +8,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Protocol
 
-from ._expr import ExpressionError, evaluate
+from .expressions import ExpressionError, evaluate
 
 __all__ = [
     "Bounds",

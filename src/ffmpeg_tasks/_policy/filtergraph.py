@@ -1,16 +1,5 @@
-"""Reading a filtergraph the way libavfilter reads it, so the policy checks what ffmpeg will run.
-
-ffmpeg unescapes a filtergraph twice: the graph parser (``libavfilter/graphparser.c``) splits
-it into chains, filters and link labels with ``av_get_token``, and each filter's argument
-string is then split into ``key=value`` pairs by ``av_opt_get_key_value`` (``libavutil/opt.c``),
-which unescapes again. Both levels honour ``'single quotes'`` and ``\\`` escapes and trim
-unescaped white space. This module reproduces both levels exactly, so ``m\\ovie``,
-``'movie'`` and ``movie@x`` all come out as the filter ``movie``, and a key spelled
-``'/value'`` comes out as ``/value``.
-
-Positional arguments (``scale=640:360``) are kept positional: which option each one sets
-depends on the filter's declaration order, which the policy's tables know.
-"""
+"""Reading a filtergraph as libavfilter does, both levels of unescaping included, so the policy
+checks the filters and options ffmpeg will actually run (``m\\ovie`` is ``movie``)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The ffmpeg command-line options strict mode allows, and a reader that walks an argv with them.
-
-ffmpeg reads its argv left to right: options before ``-i NAME`` belong to that input, options
-before a bare name belong to that output, global options may stand anywhere. :func:`scan_args`
-does the same with the allow-list below, so each option is checked for the place it has: an
-option ffmpeg would apply to the output is checked as an output option. Anything not listed
-is refused, including every ``-/option`` (which would load the option's value from a file).
-"""
+"""The command-line options strict mode allows, and :func:`scan_args`, which walks an argv as
+ffmpeg does so each option is checked for the place (input, output, global) it has there."""
 
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ from typing import Literal
 
 import attrs
 
-from . import _values as v
+from . import values as v
 
 __all__ = [
     "ALIASES",

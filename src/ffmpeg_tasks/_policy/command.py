@@ -1,6 +1,5 @@
-"""Turning a caller's ffmpeg argument string into the exact argv we run, and the checks every
-command passes at registration. The allow-list policy (``_policy.py``) builds on this.
-"""
+"""Turning a caller's ffmpeg argument string into an argv, and the checks every command passes,
+trusted or strict: declared inputs and the output agree with the command."""
 
 from __future__ import annotations
 
@@ -10,15 +9,12 @@ from collections.abc import Mapping
 
 import attrs
 
-from ._errors import InvalidTaskError
+from .._errors import InvalidTaskError
+from .._names import check_file_name
 
-__all__ = ["ParsedCommand", "check_file_name", "parse_command", "split_command"]
-
-#: The longest file name we accept, as most file systems do.
-MAX_NAME_LENGTH = 255
+__all__ = ["ParsedCommand", "parse_command", "split_command"]
 
 _PROGRAM_NAMES = frozenset({"ffmpeg", "ffmpeg.exe"})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: What separates a file name from its neighbours inside an argument (``movie=a.mp4``,
 #: ``concat:a.mp4|b.mp4``, ``[0:v][logo.png]``): a name is used only if it is a whole piece.
 _PIECE_SEPARATORS = re.compile(r"[=:,;|'\"\[\]\s]+")
@@ -32,32 +28,6 @@ class ParsedCommand:
     args: tuple[str, ...]
     #: Values of every ``-i``, in order.
     inputs: tuple[str, ...]
-
-
-def check_file_name(name: object, role: str) -> str:
-    """Accept only plain file names: the task's folder is the only place a name can point to.
-
-    Raises:
-        InvalidTaskError: naming ``role`` ("input", "output") and what is wrong with the name.
-    """
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidTaskError(f"{role} file name must be a non-empty string, got {name!r}")
-    problem = None
-    if "/" in name or "\\" in name:
-        problem = "must be a plain file name without '/' or '\\'"
-    elif name in {".", ".."}:
-        problem = "must be a file name, not '.' or '..'"
-    elif name.startswith("-"):
-        problem = "must not start with '-' (ffmpeg would read it as an option)"
-    elif ":" in name:
-        problem = "must not contain ':' (ffmpeg would read 'scheme:' as a protocol)"
-    elif _CONTROL.search(name):
-        problem = "must not contain control characters"
-    elif len(name) > MAX_NAME_LENGTH:
-        problem = f"must be at most {MAX_NAME_LENGTH} characters long"
-    if problem:
-        raise InvalidTaskError(f"{role} file name {name!r} {problem}")
-    return name
 
 
 def split_command(command: object) -> tuple[str, ...]:
@@ -96,10 +66,10 @@ def parse_command(
             f"input_files must map file names to URLs, got {type(input_files).__name__}"
         )
     for name, url in input_files.items():
-        check_file_name(name, "input")
+        check_file_name(name, "input", error=InvalidTaskError)
         if not isinstance(url, str) or not url.strip():
             raise InvalidTaskError(f"input {name!r} needs a URL string, got {url!r}")
-    output = check_file_name(output_filename, "output")
+    output = check_file_name(output_filename, "output", error=InvalidTaskError)
     if output in input_files:
         raise InvalidTaskError(f"output {output!r} is also declared as an input; pick another name")
 

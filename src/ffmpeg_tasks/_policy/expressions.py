@@ -1,11 +1,5 @@
-"""ffmpeg's arithmetic expressions (libavutil/eval.c): checked, and folded when constant.
-
-Filter options such as ``scale=w=iw/2`` and every numeric AVOption accept these
-expressions. The policy allows them, refuses functions that loop (``while``, ``root``,
-``taylor``) or print, and evaluates expressions that use no variables (``100000*100000``,
-``2M``) so their value can be bounded. An expression that uses variables (``iw``, ``t``)
-cannot be bounded here; the server-placed guards (``-max_pixels``, ``-t``) cap what it does.
-"""
+"""ffmpeg's arithmetic expressions (libavutil/eval.c): refused when they call a function that
+loops or prints, and folded when constant so that their value can be bounded."""
 
 from __future__ import annotations
 
