@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio.lowlevel
 import anyio.to_thread
+from anyio.abc import AsyncResource
 
 from .._command import check_file_name
 from .._errors import UploadError
@@ -18,7 +19,7 @@ from .._models import Output
 __all__ = ["LocalUploader"]
 
 
-class LocalUploader:
+class LocalUploader(AsyncResource):
     """Stores each output as ``directory/<task id>/<name>`` and answers with a ``file://`` URL.
 
     Writes are atomic: the file is copied (in the kernel, with ``sendfile``) under a temporary
