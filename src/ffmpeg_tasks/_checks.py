@@ -12,6 +12,8 @@ from ._errors import ConfigurationError, FfmpegTasksError, InvalidTaskError
 
 __all__ = [
     "CONTROL_CHARACTERS",
+    "check_count",
+    "check_int_or_none",
     "check_optional_seconds",
     "check_page",
     "check_positive_int",
@@ -43,6 +45,34 @@ def is_seconds(value: object, *, zero_ok: bool) -> TypeGuard[int | float]:
         and math.isfinite(value)
         and (value > 0 or (zero_ok and value == 0))
     )
+
+
+def check_int_or_none(value: object, name: str, *, minimum: int = 1) -> int | None:
+    """``value`` if it is None or an integer of at least ``minimum`` (``True`` is not one).
+
+    Raises:
+        ConfigurationError: naming ``name``.
+    """
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < minimum
+    ):
+        raise ConfigurationError(
+            f"{name} must be an integer of at least {minimum} or None, got {value!r}"
+        )
+    return value
+
+
+def check_count(value: object, name: str) -> int:
+    """``value`` if it is a whole number of 0 or more (``True`` is not one): retries, redirects.
+
+    Raises:
+        ConfigurationError: naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            f"{name} must be a whole number and must not be negative, got {value!r}"
+        )
+    return value
 
 
 def check_seconds(value: object, name: str, *, zero_ok: bool = False) -> float:

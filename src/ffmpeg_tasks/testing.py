@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
+from anyio.abc import AsyncResource
 
 from ._errors import FetchError, InvalidTaskError, RunError, UploadError
 from ._models import Health, Output, Progress
@@ -30,7 +31,7 @@ from .storage import MemoryStore
 __all__ = ["FakeFetcher", "FakeRunner", "FakeUploader", "MemoryStore"]
 
 
-class FakeFetcher:
+class FakeFetcher(AsyncResource):
     """Serves bodies from a dict of URL -> bytes; any other URL fails as a 404 would."""
 
     def __init__(self, bodies: Mapping[str, bytes] | None = None, *, delay: float = 0.0) -> None:
@@ -58,7 +59,7 @@ class FakeFetcher:
         """Nothing to release."""
 
 
-class FakeRunner:
+class FakeRunner(AsyncResource):
     """Pretends to be ffmpeg: writes the last argument as a file holding the inputs' bytes.
 
     Args:
@@ -120,7 +121,7 @@ class FakeRunner:
         """Nothing to release."""
 
 
-class FakeUploader:
+class FakeUploader(AsyncResource):
     """Keeps outputs in a dict of ``memory://task_id/name`` -> bytes."""
 
     def __init__(self) -> None:

@@ -3,7 +3,8 @@
 Adapters do not inherit from the Protocols. mypy (strict, run on tests/) proves the annotated
 assignments below, so a signature drift in an adapter fails type checking here; at run time each
 test also checks that every method of the port exists on the adapter and is a coroutine function
-with the same parameter names.
+with the same parameter names. Every adapter is also an anyio ``AsyncResource``: ``async with``
+comes from that one base and closes it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import pytest
+from anyio.abc import AsyncResource
+
 from ffmpeg_tasks import Fetcher, Runner, TaskStore, Uploader
-from ffmpeg_tasks.fetchers import HttpFetcher, LocalFetcher, RoutingFetcher
+from ffmpeg_tasks.fetchers import HttpFetcher, LocalFetcher, RoutingFetcher, S3Fetcher
 from ffmpeg_tasks.runners import SubprocessRunner
 from ffmpeg_tasks.storage import MemoryStore, SqliteStore
 from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader
-from ffmpeg_tasks.uploaders import LocalUploader
+from ffmpeg_tasks.uploaders import LocalUploader, S3Uploader
 
 
 def assert_implements(adapter: object, port: type) -> None:
@@ -41,6 +45,7 @@ def test_fetchers_conform(tmp_path: Path) -> None:
         http,
         LocalFetcher([tmp_path]),
         RoutingFetcher({"http": http, "https": http}),
+        S3Fetcher(["media-in"]),
         FakeFetcher(),
     ]
     for fetcher in fetchers:
@@ -54,6 +59,37 @@ def test_runners_conform() -> None:
 
 
 def test_uploaders_conform(tmp_path: Path) -> None:
-    uploaders: list[Uploader] = [LocalUploader(tmp_path), FakeUploader()]
+    uploaders: list[Uploader] = [LocalUploader(tmp_path), S3Uploader("outputs"), FakeUploader()]
     for uploader in uploaders:
         assert_implements(uploader, Uploader)
+
+
+def every_adapter(tmp_path: Path) -> list[AsyncResource]:
+    http = HttpFetcher()
+    return [
+        MemoryStore(),
+        SqliteStore(":memory:"),
+        http,
+        LocalFetcher([tmp_path]),
+        RoutingFetcher({"http": http, "https": http}),
+        S3Fetcher(["media-in"]),
+        SubprocessRunner(),
+        LocalUploader(tmp_path),
+        S3Uploader("outputs"),
+        FakeFetcher(),
+        FakeRunner(),
+        FakeUploader(),
+    ]
+
+
+def test_async_with_comes_from_one_base(tmp_path: Path) -> None:
+    for adapter in every_adapter(tmp_path):
+        owners = [cls for cls in type(adapter).__mro__ if "__aexit__" in vars(cls)]
+        assert owners == [AsyncResource], (adapter, owners)
+
+
+@pytest.mark.anyio
+async def test_async_with_returns_the_adapter(tmp_path: Path) -> None:
+    for adapter in every_adapter(tmp_path):
+        async with adapter as entered:
+            assert entered is adapter

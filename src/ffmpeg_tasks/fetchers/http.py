@@ -32,6 +32,7 @@ from pathlib import Path
 import anyio
 import attrs
 import httpx
+from anyio.abc import AsyncResource
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -40,6 +41,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from .._checks import check_count, check_int_or_none, check_optional_seconds, check_seconds
 from .._defaults import DEFAULT_MAX_INPUT_BYTES
 from .._errors import ConfigurationError, FetchError, FfmpegTasksError, InvalidTaskError
 from ._addresses import IPAddress, ip_literal, refusal
@@ -124,7 +126,7 @@ class _Download:
             self.created = False
 
 
-class HttpFetcher:
+class HttpFetcher(AsyncResource):
     """Downloads ``http``/``https`` inputs, refusing private networks unless told otherwise.
 
     Example::
@@ -172,27 +174,17 @@ class HttpFetcher:
         headers: Mapping[str, str] | None = None,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
-        if max_size is not None and max_size < 0:
-            raise ConfigurationError(f"max_size must be at least 0 bytes or None, got {max_size!r}")
-        if not timeout > 0:
-            raise ConfigurationError(
-                f"timeout must be a positive number of seconds, got {timeout!r}"
-            )
-        if deadline is not None and not deadline > 0:
-            raise ConfigurationError(f"deadline must be positive seconds or None, got {deadline!r}")
-        if retries < 0 or max_redirects < 0 or not backoff >= 0:
-            raise ConfigurationError("retries, backoff and max_redirects must not be negative")
+        self._max_size = check_int_or_none(max_size, "max_size", minimum=0)
+        self._timeout = check_seconds(timeout, "timeout")
+        self._deadline = check_optional_seconds(deadline, "deadline", error=ConfigurationError)
+        self._retries = check_count(retries, "retries")
+        self._backoff = check_seconds(backoff, "backoff", zero_ok=True)
+        self._max_redirects = check_count(max_redirects, "max_redirects")
         extra = dict(headers or {})
         if taken := sorted(name for name in extra if name.lower() in _OWN_HEADERS):
             raise ConfigurationError(f"headers {taken} are set by the fetcher itself; remove them")
         self._allow_private = allow_private_networks
         self._resolver: Resolver = resolver if resolver is not None else system_resolver
-        self._max_size = max_size
-        self._timeout = timeout
-        self._deadline = deadline
-        self._retries = retries
-        self._backoff = backoff
-        self._max_redirects = max_redirects
         self._user_agent = user_agent
         self._headers = extra
         self._verify = verify

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 import anyio.from_thread
 import anyio.to_thread
+from anyio.abc import AsyncResource
 
 from .._errors import ConfigurationError, FetchError, InvalidTaskError
 
@@ -20,7 +21,7 @@ __all__ = ["LocalFetcher"]
 _CHUNK = 1024 * 1024
 
 
-class LocalFetcher:
+class LocalFetcher(AsyncResource):
     """Copies ``file://`` inputs from a fixed set of folders into the task's folder.
 
     A URL whose real path (symbolic links resolved) lies outside every allowed folder is

@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from anyio.abc import AsyncResource
+
 from .._errors import ConfigurationError, FetchError, InvalidTaskError
 from .._protocols import Fetcher
 
 __all__ = ["RoutingFetcher"]
 
 
-class RoutingFetcher:
+class RoutingFetcher(AsyncResource):
     """Sends each URL to the fetcher registered for its scheme.
 
     Example::

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
+from anyio.abc import AsyncResource
 
-from .._checks import CONTROL_CHARACTERS
+from .._checks import CONTROL_CHARACTERS, check_int_or_none
 from .._errors import ConfigurationError, FetchError, InvalidTaskError
 from .._s3 import (
     MIB,
     AddressingStyle,
-    ClientSettings,
     S3Connection,
-    TransferSettings,
     check_bucket_name,
     describe_failure,
     error_code,
-    public_endpoint,
     run_transfer,
     s3_exceptions,
 )
@@ -39,19 +36,13 @@ _NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
 _BODYLESS = frozenset({"400", "403"})
 
 
-class S3Fetcher:
-    """Downloads ``s3://bucket/key`` inputs with the application's credentials.
+class S3Fetcher(AsyncResource):
+    """Downloads ``s3://bucket/key`` inputs, from the allowed buckets only.
 
-    Because those credentials are the application's, a caller must not be able to name any
-    object they can read: only the buckets in ``buckets`` are fetched from (unless
-    ``allow_any_bucket=True``), and :meth:`check` refuses other buckets, malformed URLs and
-    keys with ``.``/``..`` segments before a task is stored.
-
-    ``fetch`` reads the object's size with HeadObject first (refusing objects above
-    ``max_size``), then downloads it with s3transfer (ranged GETs in parallel above
-    ``multipart_threshold``) into a temporary file renamed into place at the end, so a failed
-    or cancelled fetch leaves nothing behind. Every GET carries the ETag seen by HeadObject
-    (``If-Match``), so an object replaced meanwhile fails the fetch instead of mixing versions.
+    The credentials are the application's, so callers may name objects in ``buckets`` and
+    nowhere else; :meth:`check` refuses other buckets and malformed keys before a task is
+    stored. A failed, cancelled or oversized fetch leaves nothing behind, and an object
+    replaced while it is fetched fails the fetch (the S3 how-to guide says how).
 
     Args:
         buckets: The buckets inputs may come from.
@@ -106,54 +97,28 @@ class S3Fetcher:
                 "pass allow_any_bucket=True only if every caller may read every bucket the "
                 "credentials can"
             )
-        if max_size is not None and (
-            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
-        ):
-            raise ConfigurationError(
-                f"max_size must be a number of bytes or None, got {max_size!r}"
-            )
-        self._max_size = max_size
-        connection_args = (
-            endpoint_url,
-            region,
-            aws_access_key_id,
-            aws_secret_access_key,
-            aws_session_token,
-            addressing_style,
-        )
-        if client is not None and any(arg is not None for arg in connection_args):
-            raise ConfigurationError(
-                "pass either client or endpoint_url/region/credentials/addressing_style, "
-                "not both: a given client is used as it is"
-            )
-        transfer = TransferSettings(
-            multipart_threshold=multipart_threshold,
-            multipart_chunksize=multipart_chunksize,
-            max_concurrency=max_concurrency,
-        )
-        settings = ClientSettings(
+        self._max_size = check_int_or_none(max_size, "max_size", minimum=0)
+        self._connection = S3Connection.from_options(
+            client=client,
             endpoint_url=endpoint_url,
             region=region,
             aws_access_key_id=aws_access_key_id,
             aws_secret_access_key=aws_secret_access_key,
             aws_session_token=aws_session_token,
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=max_concurrency,
             max_attempts=max_attempts,
-            max_pool_connections=max(10, max_concurrency + 2),
             addressing_style=addressing_style,
         )
-        self._connection = S3Connection(settings, transfer, client=client)
 
     def __repr__(self) -> str:
-        settings = self._connection.settings
         parts = (
             ["allow_any_bucket=True"]
             if self._allow_any_bucket
             else [f"buckets={sorted(self._buckets)!r}"]
         )
-        if settings.endpoint_url:
-            parts.append(f"endpoint_url={public_endpoint(settings.endpoint_url)!r}")
-        if settings.region:
-            parts.append(f"region={settings.region!r}")
+        parts += self._connection.repr_parts()
         if self._max_size is not None:
             parts.append(f"max_size={self._max_size}")
         return f"S3Fetcher({', '.join(parts)})"
@@ -247,7 +212,7 @@ class S3Fetcher:
     def _submit(
         self, bucket: str, key: str, destination: Path, size: int, etag: str | None
     ) -> TransferFuture:
-        from .._s3client import KnownObject
+        from .._s3.sdk import KnownObject
 
         manager = self._connection.transfers()
         return manager.download(
@@ -267,17 +232,6 @@ class S3Fetcher:
                 "'access denied' for keys that do not exist)"
             ),
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Wait for running downloads, then close the client if this fetcher built it."""

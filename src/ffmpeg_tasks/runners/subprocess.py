@@ -17,6 +17,7 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 
+from .._checks import check_optional_seconds, check_positive_int, check_seconds
 from .._errors import ConfigurationError, RunError
 from .._models import Health
 from .._protocols import ProgressCallback
@@ -49,7 +50,7 @@ DEFAULT_NICE = 10
 MAX_NICE = 19
 
 
-class SubprocessRunner:
+class SubprocessRunner(anyio.abc.AsyncResource):
     """Runs ffmpeg without a shell, in the task's folder, sandboxed, with limits and a clean env.
 
     ffmpeg runs in its own process group (``start_new_session``) with stdin closed
@@ -119,20 +120,13 @@ class SubprocessRunner:
         timeout: float | None = None,
         nice: int = DEFAULT_NICE,
     ) -> None:
-        if stderr_tail_lines < 1:
-            raise ConfigurationError(
-                f"stderr_tail_lines must be at least 1, got {stderr_tail_lines}"
-            )
-        if kill_grace < 0:
-            raise ConfigurationError(f"kill_grace must be zero or more seconds, got {kill_grace}")
+        check_positive_int(stderr_tail_lines, "stderr_tail_lines")
+        check_seconds(kill_grace, "kill_grace", zero_ok=True)
         if sandbox not in MODES:
             raise ConfigurationError(
                 f"sandbox must be one of {', '.join(map(repr, MODES))}, got {sandbox!r}"
             )
-        if timeout is not None and not timeout > 0:
-            raise ConfigurationError(
-                f"timeout must be a positive number of seconds or None, got {timeout}"
-            )
+        check_optional_seconds(timeout, "timeout", error=ConfigurationError)
         if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= MAX_NICE:
             raise ConfigurationError(
                 f"nice must be a whole number from 0 (ffmpeg at the service's CPU priority) to "

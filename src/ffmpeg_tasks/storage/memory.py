@@ -6,6 +6,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from anyio.abc import AsyncResource
+
 from .._checks import check_positive_int
 from .._errors import InvalidTaskError, InvalidTransitionError, TaskNotFoundError
 from .._models import Task, TaskStatus
@@ -16,7 +18,7 @@ __all__ = ["MemoryStore"]
 DEFAULT_MAX_FINISHED = 10_000
 
 
-class MemoryStore:
+class MemoryStore(AsyncResource):
     """Keeps tasks in a dict. Safe to share between tasks and threads; lost when the process ends.
 
     Every method runs without awaiting inside its critical section, and a lock covers callers on

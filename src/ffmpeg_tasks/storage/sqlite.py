@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
+from anyio.abc import AsyncResource
 
 from .._errors import (
     ConfigurationError,
@@ -37,7 +38,7 @@ CREATE INDEX IF NOT EXISTS ffmpeg_tasks_owner ON ffmpeg_tasks (owner, created_at
 """
 
 
-class SqliteStore:
+class SqliteStore(AsyncResource):
     """Keeps tasks in a SQLite database file, one row each.
 
     The status and owner have columns of their own so that :meth:`update` is one conditional

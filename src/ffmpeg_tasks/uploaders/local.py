@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio.lowlevel
 import anyio.to_thread
+from anyio.abc import AsyncResource
 
 from .._defaults import DEFAULT_OUTPUT_DIR
 from .._errors import UploadError
@@ -19,7 +20,7 @@ from .._names import check_file_name
 __all__ = ["LocalUploader"]
 
 
-class LocalUploader:
+class LocalUploader(AsyncResource):
     """Stores each output as ``directory/<task id>/<name>`` and answers with a ``file://`` URL.
 
     Writes are atomic: the file is copied (in the kernel, with ``sendfile``) under a temporary

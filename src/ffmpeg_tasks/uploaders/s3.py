@@ -11,11 +11,11 @@ import threading
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path, PurePath
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+from anyio.abc import AsyncResource
 
 from .._errors import ConfigurationError, UploadError
 from .._models import Output, utcnow
@@ -25,14 +25,11 @@ from .._s3 import (
     MAX_PRESIGN_SECONDS,
     MIB,
     AddressingStyle,
-    ClientSettings,
     S3Connection,
-    TransferSettings,
     check_bucket_name,
     check_prefix,
     describe_failure,
     error_code,
-    public_endpoint,
     run_transfer,
     s3_exceptions,
 )
@@ -85,23 +82,14 @@ def content_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
-class S3Uploader:
+class S3Uploader(AsyncResource):
     """Stores each output as ``s3://bucket/<prefix><task id>/<name>``.
 
-    The file goes up with s3transfer (boto3's managed transfer) in worker threads: one request
-    below ``multipart_threshold``, otherwise a multipart upload whose parts are read from disk
-    as they are sent, ``max_concurrency`` at a time, so memory does not grow with the file.
-    Requests are retried in botocore's ``standard`` mode. If the upload fails or the caller is
-    cancelled, the multipart upload is aborted before ``upload`` returns: no object and no
-    stored parts remain (give the credentials ``s3:AbortMultipartUpload``).
-
-    Existing objects are never replaced: the write is conditional (``If-None-Match: *``), so a
-    key that exists already fails the upload. Stores that ignore the condition (older MinIO
-    or Ceph) would overwrite; the task id in every key keeps tasks apart anyway. Pass
-    ``overwrite=True`` for stores that reject the header.
-
-    Credentials come from boto3's default chain (environment, profile, instance or task role)
-    unless given. Neither they nor the client appear in the ``repr``, messages or logs.
+    Large files go up in parts without growing memory; a failed or cancelled upload leaves no
+    object and no stored parts; an existing object is never replaced (the write is
+    conditional, ``If-None-Match: *``). The S3 how-to guide has the details and the IAM
+    permissions. Credentials come from boto3's default chain unless given, and appear in no
+    ``repr``, message or log.
 
     Args:
         bucket: The bucket outputs go to; it must exist.
@@ -115,10 +103,10 @@ class S3Uploader:
         aws_secret_access_key: See ``aws_access_key_id``.
         aws_session_token: For temporary (STS) credentials.
         presign_expires: When set, each output also gets a presigned HTTPS GET URL
-            (``Output.download_url``) valid for this many seconds (at most 7 days). The URL
-            stops working sooner if the signing credentials expire first: temporary
-            credentials (STS, instance or task roles) last hours, not days.
-        overwrite: Replace an existing object instead of failing.
+            (``Output.download_url``) valid for this many seconds (at most 7 days), or less
+            when the signing credentials are temporary and expire first.
+        overwrite: Replace an existing object instead of failing, for stores that reject
+            the conditional write.
         multipart_threshold: Files of at least this many bytes are sent in parts.
         multipart_chunksize: Bytes per part (5 MiB to 5 GiB).
         max_concurrency: Parts sent at once, across all uploads of this uploader.
@@ -151,19 +139,6 @@ class S3Uploader:
     ) -> None:
         self._bucket = check_bucket_name(bucket)
         self._prefix = check_prefix(prefix)
-        connection_args = (
-            endpoint_url,
-            region,
-            aws_access_key_id,
-            aws_secret_access_key,
-            aws_session_token,
-            addressing_style,
-        )
-        if client is not None and any(arg is not None for arg in connection_args):
-            raise ConfigurationError(
-                "pass either client or endpoint_url/region/credentials/addressing_style, "
-                "not both: a given client is used as it is"
-            )
         if presign_expires is not None and (
             isinstance(presign_expires, bool)
             or not isinstance(presign_expires, int)
@@ -175,23 +150,19 @@ class S3Uploader:
             )
         self._presign_expires = presign_expires
         self._overwrite = bool(overwrite)
-        transfer = TransferSettings(
-            multipart_threshold=multipart_threshold,
-            multipart_chunksize=multipart_chunksize,
-            max_concurrency=max_concurrency,
-        )
-        settings = ClientSettings(
+        self._connection = S3Connection.from_options(
+            client=client,
             endpoint_url=endpoint_url,
             region=region,
             aws_access_key_id=aws_access_key_id,
             aws_secret_access_key=aws_secret_access_key,
             aws_session_token=aws_session_token,
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=max_concurrency,
             max_attempts=max_attempts,
-            max_pool_connections=max(10, max_concurrency + 2),
             addressing_style=addressing_style,
-        )
-        self._connection = S3Connection(
-            settings, transfer, client=client, on_client=self._prepare_client
+            on_client=self._prepare_client,
         )
         #: Keys being written now that must not exist yet -> how many uploads write them.
         self._guarded: Counter[str] = Counter()
@@ -199,14 +170,10 @@ class S3Uploader:
         self._handler_id = f"ffmpeg-tasks-if-none-match-{id(self)}"
 
     def __repr__(self) -> str:
-        settings = self._connection.settings
         parts = [repr(self._bucket)]
         if self._prefix:
             parts.append(f"prefix={self._prefix!r}")
-        if settings.endpoint_url:
-            parts.append(f"endpoint_url={public_endpoint(settings.endpoint_url)!r}")
-        if settings.region:
-            parts.append(f"region={settings.region!r}")
+        parts += self._connection.repr_parts()
         if self._presign_expires is not None:
             parts.append(f"presign_expires={self._presign_expires}")
         return f"S3Uploader({', '.join(parts)})"
@@ -365,17 +332,6 @@ class S3Uploader:
     def _add_condition(self, params: dict[str, Any], **kwargs: Any) -> None:
         if params.get("Bucket") == self._bucket and params.get("Key") in self._guarded:
             params.setdefault("IfNoneMatch", "*")
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Wait for running transfers, then close the client if this uploader built it."""

@@ -1,4 +1,8 @@
-"""The part of the S3 adapters that imports boto3 and s3transfer; loaded on first use only."""
+"""The only part of the S3 adapters that imports boto3 and s3transfer.
+
+They are slow to import, so ``connection.S3Connection`` loads this module on first use:
+importing the library and building its adapters stays cheap.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from botocore.config import Config
 from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
-from ._s3 import ClientSettings, TransferSettings
+from .settings import ClientSettings, TransferSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
