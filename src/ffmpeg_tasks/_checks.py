@@ -9,15 +9,18 @@ from typing import TypeGuard
 
 from ._defaults import MAX_PAGE_SIZE
 from ._errors import ConfigurationError, FfmpegTasksError, InvalidTaskError
+from ._models import TaskStatus
 
 __all__ = [
     "CONTROL_CHARACTERS",
     "check_count",
     "check_int_or_none",
     "check_optional_seconds",
+    "check_owner",
     "check_page",
     "check_positive_int",
     "check_seconds",
+    "check_status",
     "check_task_id",
     "is_seconds",
 ]
@@ -126,6 +129,31 @@ def check_page(limit: object, offset: object) -> None:
         raise InvalidTaskError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise InvalidTaskError(f"offset must be a non-negative integer, got {offset!r}")
+
+
+def check_status(status: object) -> TaskStatus | None:
+    """None, or a status given as a ``TaskStatus`` or its value (``"running"``).
+
+    Raises:
+        InvalidTaskError: naming the statuses there are.
+    """
+    if status is None or isinstance(status, TaskStatus):
+        return status
+    if isinstance(status, str) and status in TaskStatus.__members__.values():
+        return TaskStatus(status)
+    allowed = ", ".join(s.value for s in TaskStatus)
+    raise InvalidTaskError(f"unknown status {status!r}; use one of {allowed}")
+
+
+def check_owner(owner: object) -> str | None:
+    """None, or an owner's name.
+
+    Raises:
+        InvalidTaskError: not a string.
+    """
+    if owner is not None and not isinstance(owner, str):
+        raise InvalidTaskError(f"owner must be a string or None, got {type(owner).__name__}")
+    return owner
 
 
 def _kind(zero_ok: bool) -> str:

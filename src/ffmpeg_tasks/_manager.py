@@ -17,14 +17,15 @@ from typing import Any, Self
 
 import anyio
 import anyio.abc
-import attrs
 
 from ._changes import ChangeFeed
 from ._checks import (
     check_optional_seconds,
+    check_owner,
     check_page,
     check_positive_int,
     check_seconds,
+    check_status,
     check_task_id,
 )
 from ._config import Settings, build_fetcher, build_runner, build_store, build_uploader
@@ -34,23 +35,18 @@ from ._errors import (
     InvalidTransitionError,
     WaitTimeoutError,
 )
+from ._health import SandboxWarning, manager_health
+from ._local_runs import LocalRuns
 from ._models import Health, Task, TaskStatus
 from ._policy import CommandPolicy
 from ._protocols import Fetcher, Runner, TaskStore, Uploader
-from ._run import RunContext, TaskRun
+from ._run import RunContext
 from ._transitions import Transitions
-from ._workers import this_worker
 
 __all__ = ["TaskManager"]
 
 logger = logging.getLogger("ffmpeg_tasks")
 
-#: What health() and the log say when commands from strangers run without a sandbox.
-UNSANDBOXED_WARNING = (
-    "ffmpeg runs without a sandbox, so the strict command policy is the only barrier between "
-    "callers and this machine: install bubblewrap (apt-get install bubblewrap), or accept this "
-    "explicitly (see the sandbox page of the docs)"
-)
 #: Wall-clock limit of one run unless the application sets another: twice the default CPU
 #: time limit of ffmpeg, so a stuck run (waiting, not computing) ends too.
 DEFAULT_TIMEOUT = 2 * 3600.0
@@ -111,7 +107,7 @@ class TaskManager:
         self._runner = runner if runner is not None else build_runner(defaults)
         self._uploader = uploader if uploader is not None else build_uploader(defaults)
         self._policy = policy if policy is not None else CommandPolicy.strict()
-        self._max_concurrency = max_concurrency or _usable_cpus()
+        max_concurrency = max_concurrency or _usable_cpus()
         self._timeout = check_optional_seconds(timeout, "timeout", error=ConfigurationError)
         self._workdir_root = None if workdir_root is None else Path(workdir_root)
         self._health_details = dict(health_details or {})
@@ -127,18 +123,10 @@ class TaskManager:
             progress_interval=progress_interval,
             poll_interval=poll_interval,
             timeout=self._timeout,
-            before_work=self._warn_once_if_unsandboxed,
+            before_work=SandboxWarning(self.health).once,
         )
-        self._limiter: anyio.CapacityLimiter | None = None
-        #: Tasks started or executed here and not finished yet (queued ones too).
-        self._scheduled: set[str] = set()
-        #: Runs of this manager, from their claim on.
-        self._active: dict[str, _ActiveRun] = {}
-        self._task_group: anyio.abc.TaskGroup | None = None
+        self._runs = LocalRuns(self._store, self._run_context, max_concurrency=max_concurrency)
         self._closed = False
-        #: Set while ``async with`` exits: runs cancelled then are cancelled by the shutdown.
-        self._closing = False
-        self._sandbox_checked = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> TaskManager:
@@ -165,7 +153,7 @@ class TaskManager:
     def __repr__(self) -> str:
         return (
             f"TaskManager(store={self._store!r}, uploader={self._uploader!r}, "
-            f"max_concurrency={self._max_concurrency})"
+            f"max_concurrency={self._runs.max_concurrency})"
         )
 
     @property
@@ -176,16 +164,14 @@ class TaskManager:
     # -- lifecycle of the manager ------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        if self._task_group is not None:
+        if self._runs.is_open:
             raise ConfigurationError("this TaskManager is open already; enter it only once")
         try:
             await self.fail_interrupted()
+            await self._runs.open()
         except BaseException:
             await self.aclose()  # the manager never opened: release what it holds
             raise
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
         return self
 
     async def __aexit__(
@@ -199,12 +185,8 @@ class TaskManager:
         An exception raised in the ``async with`` body propagates as it is, not wrapped in an
         exception group: background runs record their own failures and never raise here.
         """
-        task_group, self._task_group = self._task_group, None
-        self._closing = True
         try:
-            if task_group is not None:
-                task_group.cancel_scope.cancel()
-                await task_group.__aexit__(None, None, None)
+            await self._runs.close()
         finally:
             await self.aclose()
         return None
@@ -259,8 +241,7 @@ class TaskManager:
                 f"timeout {timeout:g} s is longer than this service allows "
                 f"({self._timeout:g} s); ask for {self._timeout:g} s or less"
             )
-        if owner is not None and not isinstance(owner, str):
-            raise InvalidTaskError(f"owner must be a string, got {type(owner).__name__}")
+        check_owner(owner)
         for url in input_files.values():
             await self._fetcher.check(url)
         task = Task(
@@ -294,46 +275,21 @@ class TaskManager:
         Raises:
             InvalidTaskError: an unknown status, a limit outside 1-1000 or a negative offset.
         """
-        if status is not None:
-            try:
-                status = TaskStatus(status)
-            except ValueError:
-                allowed = ", ".join(s.value for s in TaskStatus)
-                raise InvalidTaskError(f"unknown status {status!r}; use one of {allowed}") from None
         check_page(limit, offset)
-        if owner is not None and not isinstance(owner, str):
-            raise InvalidTaskError(f"owner must be a string or None, got {type(owner).__name__}")
-        return await self._store.list(status=status, owner=owner, limit=limit, offset=offset)
+        return await self._store.list(
+            status=check_status(status), owner=check_owner(owner), limit=limit, offset=offset
+        )
 
     async def health(self) -> Health:
         """Whether ffmpeg was found, where, its version, and where outputs go."""
-        health = await self._runner.health()
-        details = {
-            **health.details,
-            "store": repr(self._store),
-            "policy": "trusted" if self._policy.is_trusted else "strict",
-            "task_timeout": "none" if self._timeout is None else f"{self._timeout:g} s",
-            **self._health_details,
-        }
-        warnings = health.warnings
-        if health.ffmpeg_found and health.sandbox is None and not self._policy.is_trusted:
-            warnings += (UNSANDBOXED_WARNING,)
-        return attrs.evolve(
-            health, uploader=repr(self._uploader), details=details, warnings=warnings
+        return manager_health(
+            await self._runner.health(),
+            store=self._store,
+            uploader=self._uploader,
+            policy=self._policy,
+            timeout=self._timeout,
+            details=self._health_details,
         )
-
-    async def _warn_once_if_unsandboxed(self) -> None:
-        """Say it in the log the first time a strict manager runs ffmpeg without a sandbox."""
-        if self._sandbox_checked:
-            return
-        self._sandbox_checked = True
-        try:
-            health = await self.health()
-        except Exception:  # a warning must not fail the task: the run reports real problems
-            logger.warning("could not check whether ffmpeg is sandboxed", exc_info=True)
-            return
-        if UNSANDBOXED_WARNING in health.warnings:
-            logger.warning("%s", UNSANDBOXED_WARNING)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -347,7 +303,7 @@ class TaskManager:
             InvalidTransitionError: the task is not pending (running, finished or started).
         """
         await self._check_startable(task_id)
-        return await self._execute(task_id, raise_if_taken=True)
+        return await self._runs.execute(task_id, raise_if_taken=True)
 
     async def start(self, task_id: str) -> None:
         """Run a pending task in the background and return at once; see :meth:`wait`.
@@ -357,14 +313,9 @@ class TaskManager:
             TaskNotFoundError: no task has that id.
             InvalidTransitionError: the task is not pending.
         """
-        if self._task_group is None:
-            raise ConfigurationError(
-                "start() runs tasks in the background and needs an open manager: "
-                "use 'async with TaskManager(...) as manager', or call execute() instead"
-            )
+        self._runs.check_open()
         await self._check_startable(task_id)
-        self._scheduled.add(task_id)
-        self._task_group.start_soon(self._execute_in_background, task_id)
+        self._runs.start(task_id)
 
     async def wait(self, task_id: str, timeout: float | None = None) -> Task:
         """Wait until the task is completed, failed or cancelled, and return it.
@@ -419,12 +370,8 @@ class TaskManager:
                     task_id=task_id,
                     status=task.status.value,
                 )
-            active = self._active.get(task_id)
-            if active is not None:
-                await active.settled.wait()  # one store write at most
-                if active.claimed:
-                    active.scope.cancel()
-                    return await self.wait(task_id)
+            if await self._runs.cancel(task_id):  # a run of this manager
+                return await self.wait(task_id)
             running = task.status is TaskStatus.RUNNING
             try:
                 # A run in another process notices within its poll_interval and stops.
@@ -438,79 +385,13 @@ class TaskManager:
 
     async def _check_startable(self, task_id: str) -> None:
         task = await self._store.get(check_task_id(task_id))
-        if task.status is not TaskStatus.PENDING or task_id in self._scheduled:
+        if task.status is not TaskStatus.PENDING or self._runs.is_scheduled(task_id):
             state = "started" if task.status is TaskStatus.PENDING else task.status.value
             raise InvalidTransitionError(
                 f"task {task_id!r} is {state}; only a pending task can be executed, once",
                 task_id=task_id,
                 status=task.status.value,
             )
-
-    async def _execute_in_background(self, task_id: str) -> None:
-        try:
-            await self._execute(task_id, raise_if_taken=False)
-        except Exception:
-            logger.exception("task %s could not be run", task_id)
-
-    async def _execute(self, task_id: str, *, raise_if_taken: bool) -> Task:
-        self._scheduled.add(task_id)
-        worker = this_worker()
-        claimed = False
-        try:
-            async with self._slots():
-                active = self._active[task_id] = _ActiveRun()
-                try:
-                    claim = await self._transitions.claim(task_id, worker=worker)
-                except InvalidTransitionError:
-                    current = await self._store.get(task_id)
-                    if raise_if_taken and current.status is not TaskStatus.CANCELLED:
-                        raise
-                    return current  # cancelled while queued, or another worker took it
-                else:
-                    claimed = active.claimed = True
-                finally:
-                    active.settled.set()
-                # No await from the claim to the run's own try: whatever happens from here
-                # on, the task gets a final status.
-                run = TaskRun(
-                    self._run_context,
-                    claim,
-                    scope=active.scope,
-                    interrupted_by=self._interrupted_by,
-                )
-                return await run.run()
-        except anyio.get_cancelled_exc_class():
-            if not claimed:
-                with anyio.CancelScope(shield=True):
-                    await self._transitions.cancel_unstarted(
-                        task_id, worker=worker, reason=self._interrupted_by()
-                    )
-            raise
-        finally:
-            self._active.pop(task_id, None)
-            self._scheduled.discard(task_id)
-
-    def _interrupted_by(self) -> str:
-        if self._closing:
-            return "the manager is shutting down"
-        return "its caller was cancelled (a timeout, a closed request, a service shutting down)"
-
-    def _slots(self) -> anyio.CapacityLimiter:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._max_concurrency)
-        return self._limiter
-
-
-@attrs.define
-class _ActiveRun:
-    """A run of this manager, from the moment it starts claiming its task."""
-
-    #: Cancelled by ``cancel()``; the run enters it (cancelling it first is fine).
-    scope: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
-    #: Set once the claim's write has settled, either way.
-    settled: anyio.Event = attrs.field(factory=anyio.Event)
-    #: The claim landed: this run owns the task.
-    claimed: bool = False
 
 
 def _usable_cpus() -> int:

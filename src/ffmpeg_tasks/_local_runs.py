@@ -1,0 +1,173 @@
+"""Runs in this process: a concurrency limit, a task group for background runs, and the runs in
+flight, so that ``cancel()`` can stop one."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import anyio.abc
+import attrs
+
+from ._errors import ConfigurationError, InvalidTransitionError
+from ._models import Task, TaskStatus
+from ._protocols import TaskStore
+from ._run import RunContext, TaskRun
+from ._workers import this_worker
+
+__all__ = ["LocalRuns"]
+
+logger = logging.getLogger("ffmpeg_tasks")
+
+
+@attrs.define
+class _ActiveRun:
+    """A run of this process, from the moment it starts claiming its task."""
+
+    #: Cancelled by ``cancel()``; the run enters it (cancelling it first is fine).
+    scope: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
+    #: Set once the claim's write has settled, either way.
+    settled: anyio.Event = attrs.field(factory=anyio.Event)
+    #: The claim landed: this run owns the task.
+    claimed: bool = False
+
+
+class LocalRuns:
+    """Claims and runs tasks here, at most ``max_concurrency`` at once.
+
+    Args:
+        store: Where the tasks are.
+        context: What each run needs.
+        max_concurrency: Runs at once; the others wait for a slot, still ``pending``.
+    """
+
+    def __init__(self, store: TaskStore, context: RunContext, *, max_concurrency: int) -> None:
+        self._store = store
+        self._context = context
+        self._limiter = max_concurrency
+        self._slots: anyio.CapacityLimiter | None = None
+        #: Tasks started or executed here and not finished yet (queued ones too).
+        self._scheduled: set[str] = set()
+        #: Runs of this process, from their claim on.
+        self._active: dict[str, _ActiveRun] = {}
+        self._task_group: anyio.abc.TaskGroup | None = None
+        #: Set while the owner closes: runs cancelled then are cancelled by the shutdown.
+        self._closing = False
+
+    @property
+    def max_concurrency(self) -> int:
+        """Runs at once, at most."""
+        return self._limiter
+
+    @property
+    def is_open(self) -> bool:
+        """Whether background runs are accepted."""
+        return self._task_group is not None
+
+    def check_open(self) -> None:
+        """Raise unless :meth:`start` can be called.
+
+        Raises:
+            ConfigurationError: not open.
+        """
+        if self._task_group is None:
+            raise ConfigurationError(
+                "start() runs tasks in the background and needs an open manager: "
+                "use 'async with TaskManager(...) as manager', or call execute() instead"
+            )
+
+    def is_scheduled(self, task_id: str) -> bool:
+        """Whether a run of ``task_id`` was started here and has not ended."""
+        return task_id in self._scheduled
+
+    async def open(self) -> None:
+        """Accept background runs (:meth:`start`)."""
+        assert self._task_group is None, "opened twice"
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+
+    async def close(self) -> None:
+        """Cancel the background runs (they end ``cancelled``) and wait for them to record it."""
+        task_group, self._task_group = self._task_group, None
+        self._closing = True
+        if task_group is not None:
+            task_group.cancel_scope.cancel()
+            await task_group.__aexit__(None, None, None)
+
+    def start(self, task_id: str) -> None:
+        """Run the task in the background.
+
+        Raises:
+            ConfigurationError: not open.
+        """
+        self.check_open()
+        assert self._task_group is not None
+        self._scheduled.add(task_id)
+        self._task_group.start_soon(self._execute_in_background, task_id)
+
+    async def execute(self, task_id: str, *, raise_if_taken: bool) -> Task:
+        """Claim the task once a slot is free, run it, return its final state.
+
+        Raises:
+            InvalidTransitionError: with ``raise_if_taken``, another run claimed it first.
+        """
+        self._scheduled.add(task_id)
+        worker = this_worker()
+        claimed = False
+        try:
+            async with self._slot():
+                active = self._active[task_id] = _ActiveRun()
+                try:
+                    claim = await self._context.transitions.claim(task_id, worker=worker)
+                except InvalidTransitionError:
+                    current = await self._store.get(task_id)
+                    if raise_if_taken and current.status is not TaskStatus.CANCELLED:
+                        raise
+                    return current  # cancelled while queued, or another worker took it
+                else:
+                    claimed = active.claimed = True
+                finally:
+                    active.settled.set()
+                # No await from the claim to the run's own try: whatever happens from here
+                # on, the task gets a final status.
+                run = TaskRun(
+                    self._context, claim, scope=active.scope, interrupted_by=self._interrupted_by
+                )
+                return await run.run()
+        except anyio.get_cancelled_exc_class():
+            if not claimed:
+                with anyio.CancelScope(shield=True):
+                    await self._context.transitions.cancel_unstarted(
+                        task_id, worker=worker, reason=self._interrupted_by()
+                    )
+            raise
+        finally:
+            self._active.pop(task_id, None)
+            self._scheduled.discard(task_id)
+
+    async def cancel(self, task_id: str) -> bool:
+        """Stop this process's run of ``task_id``; False when none here owns the task."""
+        active = self._active.get(task_id)
+        if active is None:
+            return False
+        await active.settled.wait()  # one store write at most
+        if active.claimed:
+            active.scope.cancel()
+        return active.claimed
+
+    async def _execute_in_background(self, task_id: str) -> None:
+        try:
+            await self.execute(task_id, raise_if_taken=False)
+        except Exception:
+            logger.exception("task %s could not be run", task_id)
+
+    def _interrupted_by(self) -> str:
+        if self._closing:
+            return "the manager is shutting down"
+        return "its caller was cancelled (a timeout, a closed request, a service shutting down)"
+
+    def _slot(self) -> anyio.CapacityLimiter:
+        if self._slots is None:  # made on first use: it needs a running event loop
+            self._slots = anyio.CapacityLimiter(self._limiter)
+        return self._slots
