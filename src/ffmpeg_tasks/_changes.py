@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import anyio
+import attrs
 
 from ._models import Task
 
@@ -38,7 +39,8 @@ class ChangeFeed:
             # Take the signal before reading, so a change between the read and the wait wakes us.
             signal = self._signals.setdefault(task_id, anyio.Event())
             task = await self._load(task_id)
-            if task != last:
+            # A renewed lease alone is no change a waiter wants to see.
+            if last is None or attrs.evolve(task, lease_expires_at=last.lease_expires_at) != last:
                 last = task
                 yield task
             if task.status.is_terminal:

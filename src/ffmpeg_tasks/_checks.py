@@ -15,6 +15,7 @@ __all__ = [
     "CONTROL_CHARACTERS",
     "check_count",
     "check_int_or_none",
+    "check_lease",
     "check_optional_seconds",
     "check_owner",
     "check_page",
@@ -87,6 +88,23 @@ def check_seconds(value: object, name: str, *, zero_ok: bool = False) -> float:
     if not is_seconds(value, zero_ok=zero_ok):
         raise ConfigurationError(f"{name} must be {_kind(zero_ok)} seconds, got {value!r}")
     return float(value)
+
+
+def check_lease(lease: object, heartbeat: object) -> tuple[float, float]:
+    """A run's ``lease`` and ``heartbeat`` in seconds, the heartbeat at most half the lease, so
+    that one slow renewal never loses a live run its claim.
+
+    Raises:
+        ConfigurationError: naming the setting to change.
+    """
+    lease_seconds = check_seconds(lease, "lease")
+    heartbeat_seconds = check_seconds(heartbeat, "heartbeat")
+    if heartbeat_seconds > lease_seconds / 2:
+        raise ConfigurationError(
+            f"heartbeat must be at most half the lease, got heartbeat={heartbeat_seconds:g} s "
+            f"and lease={lease_seconds:g} s; a third (heartbeat=10, lease=30) is a good choice"
+        )
+    return lease_seconds, heartbeat_seconds
 
 
 def check_optional_seconds(

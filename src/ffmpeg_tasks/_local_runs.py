@@ -4,6 +4,8 @@ flight, so that ``cancel()`` can stop one."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -95,8 +97,9 @@ class LocalRuns:
             task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)
 
-    def start(self, task_id: str) -> None:
-        """Run the task in the background.
+    def start(self, task_id: str, *, retry: bool = False) -> None:
+        """Run the task in the background; a ``retry`` stopped before it began (the manager
+        closing) is left ``pending`` for another manager rather than cancelled.
 
         Raises:
             ConfigurationError: not open.
@@ -104,9 +107,19 @@ class LocalRuns:
         self.check_open()
         assert self._task_group is not None
         self._scheduled.add(task_id)
-        self._task_group.start_soon(self._execute_in_background, task_id)
+        self._task_group.start_soon(self._execute_in_background, task_id, retry)
 
-    async def execute(self, task_id: str, *, raise_if_taken: bool) -> Task:
+    def start_service(self, service: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``service`` in the background until :meth:`close` (recovery passes).
+
+        Raises:
+            ConfigurationError: not open.
+        """
+        self.check_open()
+        assert self._task_group is not None
+        self._task_group.start_soon(service)
+
+    async def execute(self, task_id: str, *, raise_if_taken: bool, retry: bool = False) -> Task:
         """Claim the task once a slot is free, run it, return its final state.
 
         Raises:
@@ -139,7 +152,7 @@ class LocalRuns:
             if not claimed:
                 with anyio.CancelScope(shield=True):
                     await self._context.transitions.cancel_unstarted(
-                        task_id, worker=worker, reason=self._interrupted_by()
+                        task_id, worker=worker, reason=self._interrupted_by(), keep_pending=retry
                     )
             raise
         finally:
@@ -156,9 +169,9 @@ class LocalRuns:
             active.scope.cancel()
         return active.claimed
 
-    async def _execute_in_background(self, task_id: str) -> None:
+    async def _execute_in_background(self, task_id: str, retry: bool) -> None:
         try:
-            await self.execute(task_id, raise_if_taken=False)
+            await self.execute(task_id, raise_if_taken=False, retry=retry)
         except Exception:
             logger.exception("task %s could not be run", task_id)
 

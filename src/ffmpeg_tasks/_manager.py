@@ -20,6 +20,8 @@ import anyio.abc
 
 from ._changes import ChangeFeed
 from ._checks import (
+    check_count,
+    check_lease,
     check_optional_seconds,
     check_owner,
     check_page,
@@ -29,6 +31,7 @@ from ._checks import (
     check_task_id,
 )
 from ._config import Settings, build_fetcher, build_runner, build_store, build_uploader
+from ._defaults import DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_RETRY_BACKOFF
 from ._errors import (
     ConfigurationError,
     InvalidTaskError,
@@ -40,8 +43,10 @@ from ._local_runs import LocalRuns
 from ._models import Health, Task, TaskStatus
 from ._policy import CommandPolicy
 from ._protocols import Fetcher, Runner, TaskStore, Uploader
+from ._recovery import Recovery
 from ._run import RunContext
 from ._transitions import Transitions
+from ._workdir import remove_dead_workdirs
 
 __all__ = ["TaskManager"]
 
@@ -74,6 +79,13 @@ class TaskManager:
         progress_interval: Least seconds between two progress writes to the store.
         poll_interval: How often waiters and runs re-read the store for changes made by other
             processes (a cancel from another process stops a run within this many seconds).
+        lease: Seconds a run's claim on its task holds unrenewed: once it lapsed (its process
+            died, or lost the store), any manager sharing the store recovers the task.
+        heartbeat: Seconds between two renewals of a running task's lease, at most half the
+            lease; also the longest time between two recovery passes of an open manager.
+        retries: How many more attempts an interrupted run gets (put back to ``pending``)
+            before recovery fails it; 0 fails it at once.
+        retry_backoff: Seconds before the first retry; each further one waits twice as long.
         health_details: Extra facts ``health()`` reports (set by ``from_env``).
     """
 
@@ -90,12 +102,19 @@ class TaskManager:
         workdir_root: str | os.PathLike[str] | None = None,
         progress_interval: float = 0.5,
         poll_interval: float = 0.5,
+        lease: float = DEFAULT_LEASE,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        retries: int = 0,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
         health_details: Mapping[str, str] | None = None,
     ) -> None:
         if max_concurrency is not None:
             check_positive_int(max_concurrency, "max_concurrency")
         progress_interval = check_seconds(progress_interval, "progress_interval", zero_ok=True)
         poll_interval = check_seconds(poll_interval, "poll_interval")
+        lease, heartbeat = check_lease(lease, heartbeat)
+        retries = check_count(retries, "retries")
+        retry_backoff = check_seconds(retry_backoff, "retry_backoff", zero_ok=True)
         if workdir_root is not None and not Path(workdir_root).is_dir():
             raise ConfigurationError(
                 f"workdir_root {os.fspath(workdir_root)!r} is not an existing folder; "
@@ -112,7 +131,7 @@ class TaskManager:
         self._workdir_root = None if workdir_root is None else Path(workdir_root)
         self._health_details = dict(health_details or {})
         self._changes = ChangeFeed(self._store.get, poll_interval=poll_interval)
-        self._transitions = Transitions(self._store, self._changes)
+        self._transitions = Transitions(self._store, self._changes, lease=lease)
         self._run_context = RunContext(
             policy=self._policy,
             fetcher=self._fetcher,
@@ -122,10 +141,19 @@ class TaskManager:
             workdir_root=self._workdir_root,
             progress_interval=progress_interval,
             poll_interval=poll_interval,
+            heartbeat=heartbeat,
             timeout=self._timeout,
             before_work=SandboxWarning(self.health).once,
         )
         self._runs = LocalRuns(self._store, self._run_context, max_concurrency=max_concurrency)
+        self._recovery = Recovery(
+            self._store,
+            self._transitions,
+            self._runs,
+            interval=heartbeat,
+            retries=retries,
+            retry_backoff=retry_backoff,
+        )
         self._closed = False
 
     @classmethod
@@ -167,10 +195,16 @@ class TaskManager:
         if self._runs.is_open:
             raise ConfigurationError("this TaskManager is open already; enter it only once")
         try:
-            await self.fail_interrupted()
+            await remove_dead_workdirs(self._workdir_root)
             await self._runs.open()
+            await self.recover()
+            self._runs.start_service(self._recovery.keep_recovering)
         except BaseException:
-            await self.aclose()  # the manager never opened: release what it holds
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._runs.close()
+                finally:
+                    await self.aclose()  # the manager never opened: release what it holds
             raise
         return self
 
@@ -191,15 +225,24 @@ class TaskManager:
             await self.aclose()
         return None
 
-    async def fail_interrupted(self) -> Sequence[Task]:
-        """Mark ``failed`` the tasks left ``running`` by a process of this host that died.
+    async def recover(self) -> Sequence[Task]:
+        """Fail, or put back to ``pending`` for another attempt, the tasks whose run was
+        interrupted; returns the tasks it changed.
 
-        A service killed outright (``kill -9``, a crash, a reboot) cannot record the end of its
-        runs, and a store that outlives it (SQLite) would show them running forever. Opening a
-        manager (``async with``) calls this; runs of live processes, and of other hosts, are
-        left alone. Returns the tasks it marked.
+        A run is interrupted when its lease expired (its process died, or lost the store for
+        longer than the lease, on any host) or, sooner, when its worker is certainly a dead
+        process of this host. With ``retries=N`` an interrupted task goes back to ``pending``
+        (``attempts`` counts the runs) until it had N more attempts, then it fails with
+        ``error="interrupted: ..."``. Opening a manager calls this, and an open manager calls
+        it every ``heartbeat`` and whenever a lease it saw expires; an open manager also starts
+        the retries that are due, its own and other managers'. Runs whose lease holds are
+        never touched.
         """
-        return await self._transitions.fail_interrupted()
+        return await self._recovery.recover()
+
+    async def fail_interrupted(self) -> Sequence[Task]:
+        """The name :meth:`recover` had before leases and retries; it does the same."""
+        return await self.recover()
 
     async def aclose(self) -> None:
         """Close the adapters. Safe to call more than once."""

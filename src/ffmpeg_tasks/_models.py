@@ -158,6 +158,15 @@ class Task:
     #: the claim), so a restarted service can tell a run that died with its process from one
     #: going on elsewhere; None until it is claimed.
     worker: str | None = None
+    #: How many runs claimed it: 1 after the first start, more once a run that was
+    #: interrupted (its process died, its lease expired) was retried.
+    attempts: int = 0
+    #: While running: when the claim lapses unless its run renews it (every heartbeat), after
+    #: which any manager sharing the store may recover the task; None otherwise.
+    lease_expires_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
+    #: A task put back to ``pending`` for another attempt is not started before this time;
+    #: None for a task that is not waiting for a retry.
+    retry_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
     created_at: datetime = attrs.field(factory=utcnow, converter=_optional_datetime)
     started_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
     finished_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
@@ -202,6 +211,9 @@ class Task:
             "timeout": self.timeout,
             "owner": self.owner,
             "worker": self.worker,
+            "attempts": self.attempts,
+            "lease_expires_at": _iso(self.lease_expires_at),
+            "retry_at": _iso(self.retry_at),
             "created_at": _iso(self.created_at),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
@@ -223,6 +235,9 @@ class Task:
             timeout=data.get("timeout"),
             owner=data.get("owner"),
             worker=data.get("worker"),
+            attempts=int(data.get("attempts", 0)),
+            lease_expires_at=data.get("lease_expires_at"),
+            retry_at=data.get("retry_at"),
             created_at=data["created_at"],
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),

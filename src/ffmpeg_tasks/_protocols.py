@@ -22,8 +22,9 @@ ProgressCallback = Callable[[Progress], Awaitable[None]]
 class TaskStore(Protocol):
     """Where task state lives. May be shared by several processes (SQL stores).
 
-    State changes go through :meth:`update`, an atomic compare-and-set on the status, so two
-    workers can never both claim the same pending task.
+    State changes go through :meth:`update`, an atomic compare-and-set on the status (and, for
+    a run's writes, on the claim that made it), so two workers can never both claim the same
+    pending task, and a run that lost its claim never writes over a newer attempt.
     """
 
     async def create(self, task: Task) -> None:
@@ -53,12 +54,18 @@ class TaskStore(Protocol):
         """Tasks newest first, optionally only those with ``status`` and ``owner``."""
         ...
 
-    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
-        """Replace the stored task with ``task`` if its stored status is still ``expected``.
+    async def update(
+        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+    ) -> Task:
+        """Replace the stored task with ``task`` if its stored status is still ``expected``
+        and, when ``expected_worker`` is given, its stored ``worker`` (the claim) is that.
+
+        Both conditions and the write are one atomic step, also between processes.
 
         Raises:
             TaskNotFoundError: no task has that id.
-            InvalidTransitionError: the stored status is no longer ``expected``.
+            InvalidTransitionError: the stored status is no longer ``expected``, or the task
+                is claimed by another worker than ``expected_worker``.
         """
         ...
 

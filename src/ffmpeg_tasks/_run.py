@@ -49,6 +49,8 @@ class RunContext:
     progress_interval: float
     #: How often a run re-reads the store to notice a cancel from another process.
     poll_interval: float
+    #: How often a run renews its lease (the lease itself is ``transitions.lease``).
+    heartbeat: float
     #: The manager's wall-clock limit of a run, a ceiling for the task's own.
     timeout: float | None
     #: Awaited first inside every run (the manager's once-only sandbox warning).
@@ -87,6 +89,11 @@ class TaskRun:
         self._log: str | None = None
         #: The private work folder, once made (its path is kept out of error messages).
         self._workdir: Path | None = None
+        #: When (``anyio.current_time``) the last write that renewed the lease began.
+        self._renewed = anyio.current_time()
+        #: The lease ran out before it could be renewed (the store unreachable): the task may
+        #: be another attempt's by now, so this run stores nothing more.
+        self._lost = False
 
     async def run(self) -> Task:
         """Do the work and store the final state, which is returned. Never raises a failure
@@ -127,16 +134,25 @@ class TaskRun:
             raise
         finally:
             with anyio.CancelScope(shield=True):
-                final = await context.transitions.finish(
-                    task.id, status, error, outputs=self._outputs, log=self._log
-                )
+                if self._lost:  # recovery decides: failed, or another attempt
+                    final = await self._as_stored()
+                else:
+                    final = await context.transitions.finish(
+                        task.id,
+                        status,
+                        error,
+                        worker=task.worker,
+                        outputs=self._outputs,
+                        log=self._log,
+                    )
         return final
 
     async def _work_until_cancelled_elsewhere(self) -> None:
-        """Do the work while watching the store: another process sharing it may cancel it."""
+        """Do the work while keeping the claim: another process sharing the store may cancel
+        the task, or recover it once the lease lapsed."""
         failure: Exception | None = None
         async with anyio.create_task_group() as group:
-            group.start_soon(self._cancel_when_no_longer_running)
+            group.start_soon(self._keep_the_claim)
             try:
                 await self._work()
             except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped
@@ -146,19 +162,47 @@ class TaskRun:
         if failure is not None:
             raise failure
 
-    async def _cancel_when_no_longer_running(self) -> None:
+    async def _as_stored(self) -> Task:
+        """The task as the store has it now, or as this run last saw it if it cannot say."""
+        try:
+            return await self._context.transitions.current(self._task.id)
+        except Exception:
+            logger.warning("task %s: could not re-read it", self._task.id, exc_info=True)
+            return self._task
+
+    async def _keep_the_claim(self) -> None:
+        """Renew the lease every heartbeat and re-read the store every poll interval; stop
+        the run once its claim no longer holds the task, or the lease ran out unrenewed."""
+        context, task_id = self._context, self._task.id
         while True:
-            await anyio.sleep(self._context.poll_interval)
+            await anyio.sleep(min(context.poll_interval, context.heartbeat))
+            started = anyio.current_time()
             try:
-                running = await self._context.transitions.is_running(self._task.id)
+                if started - self._renewed >= context.heartbeat:
+                    held = await self._renew()
+                else:
+                    held = await context.transitions.holds(self._task)
             except Exception:
-                logger.warning(
-                    "task %s: could not re-read its status", self._task.id, exc_info=True
+                if anyio.current_time() - self._renewed < context.transitions.lease:
+                    logger.warning("task %s: could not renew its lease", task_id, exc_info=True)
+                    continue
+                logger.exception(
+                    "task %s: its lease ran out before it could be renewed; the run stops and "
+                    "stores nothing, recovery fails or retries the task",
+                    task_id,
                 )
-                continue
-            if not running:
+                self._lost = True
+                held = False
+            if not held:
                 self._scope.cancel()
                 return
+
+    async def _renew(self) -> bool:
+        started = anyio.current_time()
+        held = await self._context.transitions.save_running(self._task, publish=False)
+        if held:
+            self._renewed = started
+        return held
 
     async def _work(self) -> None:
         context, task = self._context, self._task
@@ -178,7 +222,9 @@ class TaskRun:
                 raise RunError(f"ffmpeg finished but wrote no {task.output_filename!r}")
             await self._enter(TaskPhase.UPLOADING, progress=1.0)
             self._outputs.append(
-                await context.uploader.upload(output, task_id=task.id, name=task.output_filename)
+                await context.uploader.upload(
+                    output, task_id=upload_id(task), name=task.output_filename
+                )
             )
             self._uploaded = True
 
@@ -187,9 +233,18 @@ class TaskRun:
         await self._save(attrs.evolve(self._task, phase=phase, progress=progress))
 
     async def _save(self, task: Task) -> None:
+        """Store a new phase or progress (which renews the lease too)."""
         self._task = task
-        if not await self._context.transitions.save_running(task):
-            self._scope.cancel()  # cancelled from elsewhere
+        started = anyio.current_time()
+        try:
+            held = await self._context.transitions.save_running(task)
+        except Exception:  # the store is unreachable: the heartbeat decides when that is fatal
+            logger.warning("task %s: could not store its progress", task.id, exc_info=True)
+            return
+        if held:
+            self._renewed = started
+        else:
+            self._scope.cancel()  # cancelled or recovered elsewhere
 
     async def _fetch_inputs(self, workdir: Path) -> None:
         """Fetch every input at once; the first failure stops the others."""
@@ -221,6 +276,13 @@ class TaskRun:
             return
         self._last_progress_write = now
         await self._save(attrs.evolve(self._task, progress=fraction))
+
+
+def upload_id(task: Task) -> str:
+    """The id a run's outputs are stored under: the task's for its first attempt, with the
+    attempt's number for a retry, so that what an interrupted attempt stored is never in the
+    way (uploaders never overwrite) nor mistaken for this attempt's."""
+    return task.id if task.attempts <= 1 else f"{task.id}-attempt-{task.attempts}"
 
 
 def describe_failure(phase: TaskPhase, exc: FfmpegTasksError, workdir: Path | None) -> str:

@@ -176,6 +176,11 @@ class SyncTaskManager:
         )
         return tasks
 
+    def recover(self) -> Sequence[Task]:
+        """See :meth:`TaskManager.recover`."""
+        tasks: Sequence[Task] = self._call(self._manager.recover)
+        return tasks
+
     def fail_interrupted(self) -> Sequence[Task]:
         """See :meth:`TaskManager.fail_interrupted`."""
         tasks: Sequence[Task] = self._call(self._manager.fail_interrupted)

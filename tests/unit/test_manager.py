@@ -427,6 +427,12 @@ def test_the_status_values_are_the_original_services_and_tasks_are_immutable() -
         ("progress_interval", float("nan"), "progress_interval must be zero or more seconds"),
         ("timeout", -1, "timeout must be a positive number of seconds"),
         ("workdir_root", "/nonexistent/ffmpeg-tasks", "is not an existing folder"),
+        ("lease", 0, "lease must be a positive number of seconds"),
+        ("heartbeat", float("inf"), "heartbeat must be a positive number of seconds"),
+        ("heartbeat", 16, "heartbeat must be at most half the lease"),
+        ("retries", -1, "retries must be a whole number"),
+        ("retries", 1.5, "retries must be a whole number"),
+        ("retry_backoff", -1, "retry_backoff must be zero or more seconds"),
     ],
 )
 def test_settings_are_checked(option: str, value: object, message: str) -> None:
@@ -538,8 +544,10 @@ class SlowClaimStore(MemoryStore):
         super().__init__()
         self.claimed = anyio.Event()
 
-    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
-        stored = await super().update(task, expected=expected)
+    async def update(
+        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+    ) -> Task:
+        stored = await super().update(task, expected=expected, expected_worker=expected_worker)
         if expected is TaskStatus.PENDING and task.status is TaskStatus.RUNNING:
             self.claimed.set()
             await anyio.sleep(0.3)
@@ -582,8 +590,10 @@ class CountingStore(MemoryStore):
         super().__init__()
         self.progress_writes: list[float | None] = []
 
-    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
-        stored = await super().update(task, expected=expected)
+    async def update(
+        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+    ) -> Task:
+        stored = await super().update(task, expected=expected, expected_worker=expected_worker)
         if task.phase is TaskPhase.ENCODING and task.progress is not None:
             self.progress_writes.append(task.progress)
         return stored

@@ -82,7 +82,9 @@ class MemoryStore(AsyncResource):
         tasks.sort(key=lambda task: task.created_at, reverse=True)
         return tasks[offset : offset + limit]
 
-    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
+    async def update(
+        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+    ) -> Task:
         with self._lock:
             current = self._tasks.get(task.id)
             if current is None:
@@ -90,6 +92,12 @@ class MemoryStore(AsyncResource):
             if current.status is not expected:
                 raise InvalidTransitionError(
                     f"task {task.id!r} is {current.status.value}, not {expected.value}",
+                    task_id=task.id,
+                    status=current.status.value,
+                )
+            if expected_worker is not None and current.worker != expected_worker:
+                raise InvalidTransitionError(
+                    f"task {task.id!r} is claimed by another worker",
                     task_id=task.id,
                     status=current.status.value,
                 )

@@ -44,7 +44,9 @@ class SqliteStore(AsyncResource):
     The status and owner have columns of their own so that :meth:`update` is one conditional
     ``UPDATE ... WHERE status = ?``: SQLite serialises writers, so when several processes race to
     claim a pending task exactly one wins. The file uses write-ahead logging so readers never
-    wait for a writer. Calls run in a worker thread; the event loop never blocks on disk.
+    wait for a writer, with ``synchronous=NORMAL``: a commit survives a crash of the process,
+    while a power loss may undo the last commits before a checkpoint. Calls run in a worker
+    thread; the event loop never blocks on disk.
 
     Args:
         path: The database file, created when missing; ``":memory:"`` for a private in-memory
@@ -67,6 +69,9 @@ class SqliteStore(AsyncResource):
                 check_same_thread=False,
             )
             self._db.execute("PRAGMA journal_mode=WAL")
+            # With WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the
+            # process dying at once, and only a power loss may undo the last few.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigurationError(
@@ -138,28 +143,39 @@ class SqliteStore(AsyncResource):
 
         return [_load(row[0]) for row in await self._run(select)]
 
-    async def update(self, task: Task, *, expected: TaskStatus) -> Task:
+    async def update(
+        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+    ) -> Task:
+        query = (
+            "UPDATE ffmpeg_tasks SET status = ?, owner = ?, data = ? WHERE id = ? AND status = ?"
+        )
+        params: tuple[object, ...] = (
+            task.status.value,
+            task.owner,
+            _dump(task),
+            task.id,
+            expected.value,
+        )
+        if expected_worker is not None:
+            query += " AND json_extract(data, '$.worker') = ?"
+            params += (expected_worker,)
+
         def compare_and_set(db: sqlite3.Connection) -> str | None:
-            changed = db.execute(
-                "UPDATE ffmpeg_tasks SET status = ?, owner = ?, data = ? "
-                "WHERE id = ? AND status = ?",
-                (task.status.value, task.owner, _dump(task), task.id, expected.value),
-            ).rowcount
-            if changed:
+            if db.execute(query, params).rowcount:
                 return None
             row = db.execute("SELECT status FROM ffmpeg_tasks WHERE id = ?", (task.id,)).fetchone()
             return "" if row is None else str(row[0])
 
         current = await self._run(compare_and_set)
+        if current is None:
+            return task
         if current == "":
             raise TaskNotFoundError(task.id)
-        if current is not None:
-            raise InvalidTransitionError(
-                f"task {task.id!r} is {current}, not {expected.value}",
-                task_id=task.id,
-                status=current,
-            )
-        return task
+        if current != expected.value:
+            message = f"task {task.id!r} is {current}, not {expected.value}"
+        else:
+            message = f"task {task.id!r} is claimed by another worker"
+        raise InvalidTransitionError(message, task_id=task.id, status=current)
 
     async def aclose(self) -> None:
         """Close the database connection."""
