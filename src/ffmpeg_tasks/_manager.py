@@ -200,11 +200,10 @@ class TaskManager:
             await self.recover()
             self._runs.start_service(self._recovery.keep_recovering)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                try:
-                    await self._runs.close()
-                finally:
-                    await self.aclose()  # the manager never opened: release what it holds
+            try:
+                await self._runs.close()  # (not shielded: it exits the group's own scope)
+            finally:
+                await self.aclose()  # the manager never opened: release what it holds
             raise
         return self
 

@@ -228,6 +228,43 @@ def serve(host: str, port: int, log_level: str, shutdown_timeout: int) -> None:
     )
 
 
+@main.group()
+def db() -> None:
+    """The task database named by FFMPEG_TASKS_DATABASE."""
+
+
+@db.command()
+@click.option(
+    "--database",
+    envvar="FFMPEG_TASKS_DATABASE",
+    required=True,
+    metavar="URL",
+    help="postgresql://user:password@host:port/database, or a SQLite file "
+    "(default: $FFMPEG_TASKS_DATABASE).",
+)
+def migrate(database: str) -> None:
+    """Create or upgrade the task database's tables; safe to run again, and from many hosts."""
+    _exit_on_error(lambda: anyio.run(_migrate, database))
+
+
+async def _migrate(database: str) -> None:
+    from ._config import settings_from_env
+    from .storage import PostgresStore, SqliteStore
+
+    settings = settings_from_env({"FFMPEG_TASKS_DATABASE": database})
+    if settings.postgres_dsn is not None:
+        store = PostgresStore(settings.postgres_dsn)
+        try:
+            version = await store.migrate()
+        finally:
+            await store.aclose()
+        console.print(escape(f"{store!r}: schema version {version}, up to date"))
+    else:
+        assert settings.database is not None
+        await SqliteStore(settings.database).aclose()  # it makes its tables when it opens
+        console.print(escape(f"SQLite file {settings.database}: up to date"))
+
+
 def _parse_inputs(inputs: Sequence[str]) -> tuple[dict[str, str], list[Path]]:
     files: dict[str, str] = {}
     roots: list[Path] = []

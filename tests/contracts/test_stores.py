@@ -15,8 +15,9 @@ from ffmpeg_tasks import (
     TaskNotFoundError,
     TaskStatus,
 )
-from ffmpeg_tasks.storage import MemoryStore, SqliteStore
+from ffmpeg_tasks.storage import MemoryStore, PostgresStore, SqliteStore
 
+from ..fixtures.postgres import PostgresServer
 from .store_contract import StoreContract, make_task
 
 
@@ -103,3 +104,51 @@ class TestSqliteStore(StoreContract):
         path.write_bytes(b"not a database" * 100)
         with pytest.raises(ConfigurationError, match="cannot open the task database"):
             SqliteStore(path)
+
+
+class TestPostgresStore(StoreContract):
+    """On asyncio the pool lives on the test's loop; on trio in the store's own thread."""
+
+    @pytest.fixture
+    async def store(self, postgres_store: PostgresStore) -> PostgresStore:
+        return postgres_store
+
+    @pytest.mark.anyio
+    async def test_two_pools_race_and_one_claim_wins(self, postgres: PostgresServer) -> None:
+        """Two stores stand for two processes sharing the database."""
+        stores = [PostgresStore(postgres.dsn, min_size=2) for _ in range(2)]
+        task = make_task()
+        await stores[0].create(task)
+        winners: list[int] = []
+
+        async def claim(index: int) -> None:
+            running = attrs.evolve(task, status=TaskStatus.RUNNING, worker=f"w#{index}")
+            try:
+                await stores[index % 2].update(running, expected=TaskStatus.PENDING)
+            except InvalidTransitionError:
+                return
+            winners.append(index)
+
+        async with anyio.create_task_group() as group:
+            for index in range(10):
+                group.start_soon(claim, index)
+        assert len(winners) == 1
+        assert (await stores[1].get(task.id)).worker == f"w#{winners[0]}"
+        for store in stores:
+            await store.aclose()
+
+    @pytest.mark.anyio
+    async def test_the_columns_repeat_the_task(
+        self, postgres_store: PostgresStore, postgres: PostgresServer
+    ) -> None:
+        task = make_task(owner="key-1")
+        await postgres_store.create(task)
+        running = attrs.evolve(task, status=TaskStatus.RUNNING, worker="w#1")
+        await postgres_store.update(running, expected=TaskStatus.PENDING)
+        import psycopg
+
+        with psycopg.connect(postgres.dsn) as connection:
+            row = connection.execute(
+                "SELECT status, owner, worker, created_at, data->>'id' FROM ffmpeg_tasks"
+            ).fetchone()
+        assert row == ("running", "key-1", "w#1", task.created_at, task.id)

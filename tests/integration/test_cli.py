@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import MutableMapping
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from ffmpeg_tasks.cli import main
 from tests.fixtures.media import DecodedDuration
+from tests.fixtures.postgres import PostgresServer, in_schema
 
 
 def path_of(url: str) -> Path:
@@ -113,3 +115,27 @@ def test_health_json(ffmpeg_exe: Path) -> None:
     assert report["ok"] is True
     assert report["ffmpeg_path"] == str(ffmpeg_exe)
     assert report["ffmpeg_version"]
+
+
+def test_db_migrate_makes_the_postgresql_tables_once(
+    postgres: PostgresServer, clean_env: MutableMapping[str, str]
+) -> None:
+    dsn = in_schema(postgres.base, postgres.new_schema())
+    clean_env["FFMPEG_TASKS_DATABASE"] = "postgresql://unused"  # --database wins
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["db", "migrate", "--database", dsn])
+        assert result.exit_code == 0, result.output
+        assert "schema version 1, up to date" in result.stderr
+    clean_env["FFMPEG_TASKS_DATABASE"] = in_schema(postgres.base, "no_such_schema")
+    result = CliRunner().invoke(main, ["db", "migrate"])
+    assert result.exit_code == 1
+    assert "create the schema its search_path names" in result.stderr
+
+
+def test_db_migrate_opens_a_sqlite_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["db", "migrate", "--database", str(tmp_path / "t.db")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t.db").is_file()
+    result = CliRunner().invoke(main, ["db", "migrate"], env={"FFMPEG_TASKS_DATABASE": ""})
+    assert result.exit_code == 2
+    assert "Missing option '--database'" in result.stderr

@@ -18,7 +18,7 @@ from anyio.abc import AsyncResource
 from ffmpeg_tasks import Fetcher, Runner, TaskStore, Uploader
 from ffmpeg_tasks.fetchers import HttpFetcher, LocalFetcher, RoutingFetcher, S3Fetcher
 from ffmpeg_tasks.runners import SubprocessRunner
-from ffmpeg_tasks.storage import MemoryStore, SqliteStore
+from ffmpeg_tasks.storage import MemoryStore, PostgresStore, SqliteStore
 from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader
 from ffmpeg_tasks.uploaders import LocalUploader, S3Uploader
 
@@ -34,7 +34,11 @@ def assert_implements(adapter: object, port: type) -> None:
 
 
 def test_stores_conform() -> None:
-    stores: list[TaskStore] = [MemoryStore(), SqliteStore(":memory:")]
+    stores: list[TaskStore] = [
+        MemoryStore(),
+        SqliteStore(":memory:"),
+        PostgresStore("postgresql://localhost/tasks"),  # connects on first use only
+    ]
     for store in stores:
         assert_implements(store, TaskStore)
 
@@ -69,6 +73,7 @@ def every_adapter(tmp_path: Path) -> list[AsyncResource]:
     return [
         MemoryStore(),
         SqliteStore(":memory:"),
+        PostgresStore("postgresql://localhost/tasks"),
         http,
         LocalFetcher([tmp_path]),
         RoutingFetcher({"http": http, "https": http}),

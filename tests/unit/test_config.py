@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ffmpeg_tasks import ConfigurationError, InvalidTaskError, TaskManager
-from ffmpeg_tasks._config import adapters_from_env
+from ffmpeg_tasks._config import adapters_from_env, settings_from_env
 from ffmpeg_tasks.fetchers import RoutingFetcher
-from ffmpeg_tasks.storage import SqliteStore
+from ffmpeg_tasks.storage import PostgresStore, SqliteStore
 from ffmpeg_tasks.uploaders import LocalUploader, S3Uploader
 
 #: Recognisable secrets: none may appear in a repr, health, or an error.
@@ -73,6 +73,19 @@ async def test_a_database_makes_a_sqlite_store(tmp_path: Path, form: str) -> Non
     assert built.details["tasks"] == f"SQLite file {path}"
     await built.store.aclose()
     assert path.is_file()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+async def test_a_postgresql_url_makes_a_postgres_store(scheme: str) -> None:
+    """Nothing connects yet; the password stays out of every description."""
+    url = f"{scheme}://tasks:{SECRET}@db.internal:5433/media"
+    built = adapters_from_env({"FFMPEG_TASKS_DATABASE": url})
+    assert isinstance(built.store, PostgresStore)
+    assert built.details["tasks"] == "PostgreSQL database tasks@db.internal:5433/media"
+    assert SECRET not in repr(built.store)
+    assert SECRET not in repr(settings_from_env({"FFMPEG_TASKS_DATABASE": url}))
+    await built.store.aclose()
 
 
 def test_the_default_local_folder(env: MutableMapping[str, str]) -> None:
@@ -193,8 +206,8 @@ def test_inputs_are_capped_in_size_whatever_their_scheme() -> None:
         ({"FFMPEG_TASKS_MAX_INPUT_BYTES": "2G"}, "MAX_INPUT_BYTES: '2G' is not a positive whole"),
         ({"FFMPEG_TASKS_MAX_INPUT_BYTES": "0"}, "MAX_INPUT_BYTES: '0' is not a positive whole"),
         (
-            {"FFMPEG_TASKS_DATABASE": "postgresql://db/tasks"},
-            "FFMPEG_TASKS_DATABASE: 'postgresql://db/tasks' is not a SQLite file",
+            {"FFMPEG_TASKS_DATABASE": f"mysql://root:{SECRET}@db/tasks"},
+            "FFMPEG_TASKS_DATABASE: 'mysql://...' is neither a SQLite file nor a PostgreSQL",
         ),
     ],
 )

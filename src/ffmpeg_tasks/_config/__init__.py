@@ -35,7 +35,8 @@ class EnvAdapters:
     fetcher: Fetcher
     #: An ``S3Uploader`` when ``S3_BUCKET`` is set, else a ``LocalUploader``.
     uploader: Uploader
-    #: A ``SqliteStore`` when ``FFMPEG_TASKS_DATABASE`` is set, else None (the default store).
+    #: A ``PostgresStore`` or ``SqliteStore`` when ``FFMPEG_TASKS_DATABASE`` is set, else None
+    #: (the default store).
     store: TaskStore | None
     #: Where outputs go and inputs come from, for ``health()``; never a secret.
     details: dict[str, str]
@@ -51,6 +52,10 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
     return EnvAdapters(
         fetcher=build_fetcher(settings),
         uploader=build_uploader(settings),
-        store=None if settings.database is None else build_store(settings),
+        store=(
+            None
+            if settings.database is None and settings.postgres_dsn is None
+            else build_store(settings)
+        ),
         details=describe(settings),
     )

@@ -18,7 +18,12 @@ _S3_INPUTS_OFF = (
 
 
 def build_store(settings: Settings) -> TaskStore:
-    """A SQLite file when :attr:`Settings.database` is set; else in memory, nothing shared."""
+    """PostgreSQL when :attr:`Settings.postgres_dsn` is set, a SQLite file when
+    :attr:`Settings.database` is; else in memory, nothing shared."""
+    if settings.postgres_dsn is not None:
+        from ..storage import PostgresStore
+
+        return PostgresStore(settings.postgres_dsn)
     if settings.database is not None:
         from ..storage import SqliteStore
 

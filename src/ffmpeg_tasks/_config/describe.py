@@ -44,7 +44,11 @@ def describe(settings: Settings) -> dict[str, str]:
             if settings.aws_access_key_id
             else "boto3's default chain"
         )
-    if settings.database is None:
+    if settings.postgres_dsn is not None:
+        from ..storage.postgres import describe_dsn
+
+        details["tasks"] = f"PostgreSQL database {describe_dsn(settings.postgres_dsn)}"
+    elif settings.database is None:
         details["tasks"] = "in memory: FFMPEG_TASKS_DATABASE is not set, restarts forget them"
     else:
         details["tasks"] = f"SQLite file {settings.database}"

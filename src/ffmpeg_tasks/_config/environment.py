@@ -20,8 +20,10 @@ not do (S3-compatible stores, ``s3://`` inputs, private networks):
                                        (``ffmpeg-tasks-output``)
 ``FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS``  ``1`` lets http(s) inputs come from private and
                                        loopback addresses (default ``0``)
-``FFMPEG_TASKS_DATABASE``              a SQLite file (path or ``sqlite:///path``) tasks live
-                                       in, so they survive restarts; in memory when unset
+``FFMPEG_TASKS_DATABASE``              where tasks live, so they survive restarts: a SQLite
+                                       file (path or ``sqlite:///path``) or a PostgreSQL
+                                       database (``postgresql://user:pw@host/db``); in memory
+                                       when unset
 ``FFMPEG_TASKS_MAX_INPUT_BYTES``       the largest input, http(s) or ``s3://`` (2 GiB)
 =====================================  ==========================================================
 
@@ -76,7 +78,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     region = env.checked("AWS_REGION", _region) or env.checked("AWS_DEFAULT_REGION", _region)
     allow_private = env.checked("FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS", _flag) or False
     output_dir = env.get("FFMPEG_TASKS_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR
-    database = env.checked("FFMPEG_TASKS_DATABASE", _sqlite_path)
+    database = env.checked("FFMPEG_TASKS_DATABASE", _database)
     max_input_bytes = env.checked("FFMPEG_TASKS_MAX_INPUT_BYTES", _byte_count)
     key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     token = env.get("AWS_SESSION_TOKEN")
@@ -103,7 +105,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         aws_endpoint_url=endpoint_url,
         output_dir=Path(output_dir).expanduser().absolute(),
         allow_private_networks=allow_private,
-        database=database,
+        database=database if isinstance(database, Path) else None,
+        postgres_dsn=database if isinstance(database, str) else None,
         max_input_bytes=max_input_bytes or DEFAULT_MAX_INPUT_BYTES,
     )
 
@@ -148,12 +151,17 @@ def _bucket_list(value: str) -> tuple[str, ...]:
     return tuple(sorted({check_bucket_name(name) for name in names}))
 
 
-def _sqlite_path(value: str) -> Path:
+def _database(value: str) -> Path | str:
+    """A SQLite file's path, or a PostgreSQL DSN (a ``str``)."""
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
     path = value.removeprefix("sqlite:///")
     if "://" in path:
+        shown = value.partition("://")[0] + "://..."  # the rest may hold a password
         raise ConfigurationError(
-            f"{value!r} is not a SQLite file: give a path such as /var/lib/ffmpeg-tasks/tasks.db "
-            "(or sqlite:////var/lib/ffmpeg-tasks/tasks.db)"
+            f"{shown!r} is neither a SQLite file nor a PostgreSQL database: give a path such as "
+            "/var/lib/ffmpeg-tasks/tasks.db (or sqlite:////var/lib/ffmpeg-tasks/tasks.db), or "
+            "postgresql://user:password@host:5432/database"
         )
     return Path(path).expanduser().absolute()
 

@@ -46,8 +46,10 @@ class Settings:
     output_dir: Path = attrs.field(default=Path(DEFAULT_OUTPUT_DIR), converter=Path)
     #: Let http(s) inputs come from loopback and private addresses.
     allow_private_networks: bool = False
-    #: A SQLite file tasks live in; in memory when None.
+    #: A SQLite file tasks live in; in memory when None (and no :attr:`postgres_dsn`).
     database: Path | None = None
+    #: A PostgreSQL database tasks live in, as a DSN (it may hold a password).
+    postgres_dsn: str | None = attrs.field(default=None, repr=False)
     #: The largest input, http(s) or ``s3://``.
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     #: Folders ``file://`` inputs may be read from; ``file://`` is refused when empty.
