@@ -177,11 +177,13 @@ class TaskRun:
         while True:
             await anyio.sleep(min(context.poll_interval, context.heartbeat))
             started = anyio.current_time()
+            left = context.transitions.lease - (started - self._renewed)
             try:
-                if started - self._renewed >= context.heartbeat:
-                    held = await self._renew()
-                else:
-                    held = await context.transitions.holds(self._task)
+                with anyio.fail_after(max(left, context.poll_interval)):  # a hung store counts
+                    if started - self._renewed >= context.heartbeat:
+                        held = await self._renew()
+                    else:
+                        held = await context.transitions.holds(self._task)
             except Exception:
                 if anyio.current_time() - self._renewed < context.transitions.lease:
                     logger.warning("task %s: could not renew its lease", task_id, exc_info=True)
