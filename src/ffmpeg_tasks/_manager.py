@@ -225,17 +225,13 @@ class TaskManager:
         return None
 
     async def recover(self) -> Sequence[Task]:
-        """Fail, or put back to ``pending`` for another attempt, the tasks whose run was
-        interrupted; returns the tasks it changed.
+        """Fail, or put back to ``pending`` for another attempt (``retries``), the tasks whose
+        run was interrupted: its lease expired, on any host, or its process of this host died.
+        Returns the tasks it changed.
 
-        A run is interrupted when its lease expired (its process died, or lost the store for
-        longer than the lease, on any host) or, sooner, when its worker is certainly a dead
-        process of this host. With ``retries=N`` an interrupted task goes back to ``pending``
-        (``attempts`` counts the runs) until it had N more attempts, then it fails with
-        ``error="interrupted: ..."``. Opening a manager calls this, and an open manager calls
-        it every ``heartbeat`` and whenever a lease it saw expires; an open manager also starts
-        the retries that are due, its own and other managers'. Runs whose lease holds are
-        never touched.
+        Opening a manager calls this, and an open manager calls it every ``heartbeat`` and
+        when a lease it saw expires; an open manager also starts the retries that are due.
+        Runs whose lease holds are never touched. See the stores how-to for the semantics.
         """
         return await self._recovery.recover()
 
