@@ -186,7 +186,9 @@ class TaskRun:
                         held = await context.transitions.holds(self._task)
             except Exception:
                 if anyio.current_time() - self._renewed < context.transitions.lease:
-                    logger.warning("task %s: could not renew its lease", task_id, exc_info=True)
+                    logger.warning(
+                        "task %s: could not check or renew its claim", task_id, exc_info=True
+                    )
                     continue
                 logger.exception(
                     "task %s: its lease ran out before it could be renewed; the run stops and "
