@@ -76,6 +76,14 @@ async def test_a_database_makes_a_sqlite_store(tmp_path: Path, form: str) -> Non
 
 
 @pytest.mark.anyio
+async def test_a_libpq_dsn_makes_a_postgres_store_not_a_file() -> None:
+    built = adapters_from_env({"FFMPEG_TASKS_DATABASE": "host=db.internal dbname=media user=t"})
+    assert isinstance(built.store, PostgresStore)
+    assert built.details["tasks"] == "PostgreSQL database t@db.internal/media"
+    await built.store.aclose()
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
 async def test_a_postgresql_url_makes_a_postgres_store(scheme: str) -> None:
     """Nothing connects yet; the password stays out of every description."""

@@ -54,6 +54,8 @@ __all__ = ["settings_from_env"]
 _REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+#: libpq's ``key=value`` form of a DSN starts with one of these keys.
+_CONNINFO = re.compile(r"(host|hostaddr|port|dbname|user|password|service|options)\s*=")
 _ADDRESSING: dict[str, AddressingStyle] = {"auto": "auto", "path": "path", "virtual": "virtual"}
 
 _T = TypeVar("_T")
@@ -152,8 +154,9 @@ def _bucket_list(value: str) -> tuple[str, ...]:
 
 
 def _database(value: str) -> Path | str:
-    """A SQLite file's path, or a PostgreSQL DSN (a ``str``)."""
-    if value.startswith(("postgresql://", "postgres://")):
+    """A SQLite file's path, or a PostgreSQL DSN (a ``str``): a URL, or libpq's
+    ``host=... dbname=...`` form."""
+    if value.startswith(("postgresql://", "postgres://")) or _CONNINFO.match(value):
         return value
     path = value.removeprefix("sqlite:///")
     if "://" in path:
