@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import attrs
 import pytest
 
 from ffmpeg_tasks import (
     ConfigurationError,
+    InvalidTaskError,
     InvalidTransitionError,
+    Task,
     TaskNotFoundError,
     TaskStatus,
 )
@@ -152,3 +155,44 @@ class TestPostgresStore(StoreContract):
                 "SELECT status, owner, worker, created_at, data->>'id' FROM ffmpeg_tasks"
             ).fetchone()
         assert row == ("running", "key-1", "w#1", task.created_at, task.id)
+
+
+class TestSqliteBatches:
+    """Concurrent callers share thread hops and transactions; each call keeps its own
+    outcome."""
+
+    @pytest.mark.anyio
+    async def test_one_failing_call_in_a_batch_fails_alone(self, tmp_path: Path) -> None:
+        store = SqliteStore(tmp_path / "tasks.db")
+        taken = make_task()
+        await store.create(taken)
+        tasks = [make_task() for _ in range(30)]
+        outcomes: dict[str, str] = {}
+
+        async def create(task: Task) -> None:
+            try:
+                await store.create(task)
+                outcomes[task.id] = "stored"
+            except InvalidTaskError:
+                outcomes[task.id] = "refused"
+
+        async with anyio.create_task_group() as group:
+            for task in [*tasks[:15], taken, *tasks[15:]]:
+                group.start_soon(create, task)
+        assert outcomes == {taken.id: "refused", **{t.id: "stored" for t in tasks}}
+        assert len(await store.list()) == 31
+        await store.aclose()
+
+    @pytest.mark.anyio
+    async def test_a_caller_cancelled_after_queueing_sees_its_write_done(
+        self, tmp_path: Path
+    ) -> None:
+        store = SqliteStore(tmp_path / "tasks.db")
+        tasks = [make_task() for _ in range(10)]
+        async with anyio.create_task_group() as group:
+            for task in tasks:
+                group.start_soon(store.create, task)
+            await anyio.lowlevel.checkpoint()  # every create is queued or in flight
+            group.cancel_scope.cancel()
+        assert {t.id for t in await store.list()} == {t.id for t in tasks}
+        await store.aclose()

@@ -20,6 +20,7 @@ from .._errors import (
     TaskNotFoundError,
 )
 from .._models import Task, TaskStatus
+from ._batches import Batcher, Call
 
 __all__ = ["SqliteStore"]
 
@@ -46,7 +47,8 @@ class SqliteStore(AsyncResource):
     claim a pending task exactly one wins. The file uses write-ahead logging so readers never
     wait for a writer, with ``synchronous=NORMAL``: a commit survives a crash of the process,
     while a power loss may undo the last commits before a checkpoint. Calls run in a worker
-    thread; the event loop never blocks on disk.
+    thread, so the event loop never blocks on disk; concurrent callers' calls share a thread
+    hop and, when they write, one transaction (each statement stays atomic on its own).
 
     Args:
         path: The database file, created when missing; ``":memory:"`` for a private in-memory
@@ -78,16 +80,34 @@ class SqliteStore(AsyncResource):
                 f"cannot open the task database {self._path!r}: {exc}"
             ) from exc
         self._lock = threading.Lock()  # one connection, used by one worker thread at a time
+        self._batcher: Batcher[sqlite3.Connection] = Batcher(self._execute)
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
 
-    async def _run(self, function: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return function(self._db)
+    async def _run(self, function: Callable[[sqlite3.Connection], T], *, writes: bool) -> T:
+        return await self._batcher.run(function, writes=writes)
 
-        return await anyio.to_thread.run_sync(locked)
+    def _execute(self, batch: Sequence[Call[sqlite3.Connection]]) -> None:
+        """Run a batch of calls; several with a write among them in one write transaction."""
+        with self._lock:
+            db = self._db
+            writing = len(batch) > 1 and any(call.writes for call in batch)
+            try:
+                if writing:
+                    db.execute("BEGIN IMMEDIATE")
+                for call in batch:
+                    try:
+                        call.result = call.function(db)
+                    except Exception as exc:  # noqa: BLE001 - its caller gets it
+                        call.error = exc
+                if writing:
+                    db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                for call in batch:
+                    call.error = exc
 
     async def create(self, task: Task) -> None:
         def insert(db: sqlite3.Connection) -> None:
@@ -106,13 +126,13 @@ class SqliteStore(AsyncResource):
             except sqlite3.IntegrityError:
                 raise InvalidTaskError(f"a task with id {task.id!r} exists already") from None
 
-        await self._run(insert)
+        await self._run(insert, writes=True)
 
     async def get(self, task_id: str) -> Task:
         def select(db: sqlite3.Connection) -> Any:
             return db.execute("SELECT data FROM ffmpeg_tasks WHERE id = ?", (task_id,)).fetchone()
 
-        row = await self._run(select)
+        row = await self._run(select, writes=False)
         if row is None:
             raise TaskNotFoundError(task_id)
         return _load(row[0])
@@ -141,7 +161,7 @@ class SqliteStore(AsyncResource):
         def select(db: sqlite3.Connection) -> list[Any]:
             return db.execute(query, (*params, limit, offset)).fetchall()
 
-        return [_load(row[0]) for row in await self._run(select)]
+        return [_load(row[0]) for row in await self._run(select, writes=False)]
 
     async def update(
         self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
@@ -166,7 +186,7 @@ class SqliteStore(AsyncResource):
             row = db.execute("SELECT status FROM ffmpeg_tasks WHERE id = ?", (task.id,)).fetchone()
             return "" if row is None else str(row[0])
 
-        current = await self._run(compare_and_set)
+        current = await self._run(compare_and_set, writes=True)
         if current is None:
             return task
         if current == "":
@@ -179,7 +199,12 @@ class SqliteStore(AsyncResource):
 
     async def aclose(self) -> None:
         """Close the database connection."""
-        await self._run(lambda db: db.close())
+
+        def close() -> None:
+            with self._lock:
+                self._db.close()
+
+        await anyio.to_thread.run_sync(close)
 
 
 def _dump(task: Task) -> str:
