@@ -1,20 +1,19 @@
-"""Calls of one event loop's concurrent callers to a blocking database, run in batches.
+"""Calls of one event loop's concurrent callers to a database, run in batches.
 
 A caller that finds no batch in flight leads one: it takes every call queued so far, runs them
-in one worker-thread hop (one transaction, for a store that wants it) and hands each caller its
-own result or error; calls queued meanwhile form the next batch, led by the oldest of them. One
-caller alone pays one hop per call, as before; 64 at once share hops and commits.
+through the store's ``execute`` (for SQLite: one worker-thread hop and one transaction) and
+hands each caller its own result or error; calls queued meanwhile form the next batch, led by
+the oldest of them. One caller alone pays one hop per call; 64 at once share hops and commits.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import anyio
 import anyio.lowlevel
-import anyio.to_thread
 import attrs
 
 __all__ = ["Batcher", "Call"]
@@ -48,14 +47,14 @@ class _Queue(Generic[C]):
 
 
 class Batcher(Generic[C]):
-    """Runs calls in batches through ``execute``, which a worker thread calls with each batch
-    and which sets every call's ``result`` or ``error``.
+    """Runs calls in batches through ``execute``, which sets every call's ``result`` or
+    ``error`` (a blocking store's crosses to a worker thread once per batch).
 
     Args:
         execute: Runs a batch; holds whatever lock the connection needs.
     """
 
-    def __init__(self, execute: Callable[[Sequence[Call[C]]], None]) -> None:
+    def __init__(self, execute: Callable[[Sequence[Call[C]]], Awaitable[None]]) -> None:
         self._execute = execute
         #: Per event loop (a store may be shared by loops of several threads).
         self._queues: dict[anyio.lowlevel.EventLoopToken, _Queue[C]] = {}
@@ -86,7 +85,7 @@ class Batcher(Generic[C]):
         queue.busy = True
         batch, queue.waiting = queue.waiting, []
         try:
-            await anyio.to_thread.run_sync(self._execute, batch)
+            await self._execute(batch)
         except Exception as exc:  # noqa: BLE001 - each caller gets it
             for call in batch:
                 call.error = call.error or exc

@@ -80,7 +80,9 @@ class SqliteStore(AsyncResource):
                 f"cannot open the task database {self._path!r}: {exc}"
             ) from exc
         self._lock = threading.Lock()  # one connection, used by one worker thread at a time
-        self._batcher: Batcher[sqlite3.Connection] = Batcher(self._execute)
+        self._batcher: Batcher[sqlite3.Connection] = Batcher(
+            lambda batch: anyio.to_thread.run_sync(self._execute, batch)
+        )
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
