@@ -107,7 +107,9 @@ def parse_command(
             raise InvalidTaskError(
                 f"input {name!r} is declared in input_files but the command never uses it"
             )
-    if output not in args and not any(p.matches(output) for p in patterns[1:]):
+    # With several outputs the main one may be a name a sequence or a variant expands to
+    # (thumb_001.jpg, out_hi.m3u8): a strict policy proves the command writes it.
+    if output not in args and len(patterns) == 1:
         raise InvalidTaskError(
             f"output {output!r} does not appear in the command; end it with the output name"
         )
