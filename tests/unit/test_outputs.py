@@ -22,7 +22,7 @@ from ffmpeg_tasks import (
     TaskStatus,
     UploadError,
 )
-from ffmpeg_tasks._expect import check_expectations, expectations_from
+from ffmpeg_tasks._expect import Expect, check_expectations, expectations_from
 from ffmpeg_tasks._patterns import (
     covered,
     covers_name,
@@ -257,11 +257,11 @@ class CountingUploader(FakeUploader):
 HLS_COMMAND = "-i a.mp4 -c copy -f hls out.m3u8"
 
 
-async def run_ladder(uploader: FakeUploader, runner: FakeRunner, **register: object) -> Task:
+async def run_ladder(uploader: FakeUploader, runner: FakeRunner, expect: Expect = None) -> Task:
     manager = TaskManager(MemoryStore(), FakeFetcher({URL: b"A"}), runner, uploader)
     async with manager:
         task = await manager.register(
-            HLS_COMMAND, {"a.mp4": URL}, "out.m3u8", outputs=["seg*.ts", "out*.ts"], **register
+            HLS_COMMAND, {"a.mp4": URL}, "out.m3u8", outputs=["seg*.ts", "out*.ts"], expect=expect
         )
         return await manager.execute(task.id)
 
