@@ -336,7 +336,7 @@ async def test_a_cancel_during_s3_uploads_leaves_no_object(
 ) -> None:
     """The proxy holds the answer to a PutObject: the object exists, the uploader does not
     know it yet, other outputs are stored meanwhile; a cancel then removes all of them."""
-    proxy = s3_proxy(stall_put_answer=30)
+    proxy = s3_proxy(stall_put_answer=3)
     uploader = S3Uploader(
         s3_bucket,
         endpoint_url=proxy.endpoint_url,
