@@ -9,12 +9,15 @@ from ._errors import (
     FfmpegTasksError,
     InvalidTaskError,
     InvalidTransitionError,
+    OutputError,
     RunError,
     TaskNotFoundError,
     UploadError,
     WaitTimeoutError,
 )
+from ._expect import Expectation
 from ._manager import TaskManager
+from ._media import MediaInfo, StreamInfo
 from ._models import Health, Output, Progress, Task, TaskPhase, TaskStatus
 from ._policy import CommandPolicy
 from ._protocols import Fetcher, ProgressCallback, Runner, TaskStore, Uploader
@@ -24,17 +27,21 @@ __all__ = [
     "CommandPolicy",
     "ConfigurationError",
     "ExecutionError",
+    "Expectation",
     "FetchError",
     "Fetcher",
     "FfmpegTasksError",
     "Health",
     "InvalidTaskError",
     "InvalidTransitionError",
+    "MediaInfo",
     "Output",
+    "OutputError",
     "Progress",
     "ProgressCallback",
     "RunError",
     "Runner",
+    "StreamInfo",
     "SyncTaskManager",
     "Task",
     "TaskManager",

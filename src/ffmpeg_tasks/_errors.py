@@ -11,6 +11,7 @@
     └── ExecutionError              a step of running a task failed
         ├── FetchError              an input could not be downloaded
         ├── RunError                ffmpeg failed; carries its return code and the tail of stderr
+        ├── OutputError             the outputs are not what was declared or expected
         └── UploadError             an output could not be stored
 
 Adapters translate their libraries' exceptions into these, so users never catch httpx or botocore
@@ -26,6 +27,7 @@ __all__ = [
     "FfmpegTasksError",
     "InvalidTaskError",
     "InvalidTransitionError",
+    "OutputError",
     "RunError",
     "TaskNotFoundError",
     "UploadError",
@@ -92,6 +94,11 @@ class RunError(ExecutionError):
         self.returncode = returncode
         #: The last lines ffmpeg wrote to stderr.
         self.stderr_tail = stderr_tail
+
+
+class OutputError(ExecutionError):
+    """What ffmpeg wrote is not what the task declared or expected: too many files, too large
+    in total, unreadable as media, or a probed fact that differs from an expectation."""
 
 
 class UploadError(ExecutionError):

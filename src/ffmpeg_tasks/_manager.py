@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +38,7 @@ from ._errors import (
     InvalidTransitionError,
     WaitTimeoutError,
 )
+from ._expect import Expect, expectations_from
 from ._health import SandboxWarning, manager_health
 from ._local_runs import LocalRuns
 from ._models import Health, Task, TaskStatus
@@ -256,6 +257,8 @@ class TaskManager:
         input_files: Mapping[str, str],
         output_filename: str,
         *,
+        outputs: Iterable[str] = (),
+        expect: Expect = None,
         timeout: float | None = None,
         owner: str | None = None,
     ) -> Task:
@@ -264,7 +267,12 @@ class TaskManager:
         Args:
             command: ffmpeg's arguments, with or without a leading ``ffmpeg``.
             input_files: Each file name the command reads (``-i NAME``) -> the URL to fetch it from.
-            output_filename: The file the command writes; it is uploaded when ffmpeg succeeds.
+            output_filename: The main output: the file the command writes (for an HLS ladder,
+                its master playlist); it is uploaded when ffmpeg succeeds.
+            outputs: The other files the command writes, uploaded too: exact names,
+                ``thumb_%03d.jpg`` sequences and globs such as ``*.ts``.
+            expect: What the probed outputs must be like, e.g. ``{"duration": ("in.mp4",
+                0.5), "video": 1}`` for the main output; see :class:`Expectation`.
             timeout: Wall-clock limit of the run in seconds, at most the manager's; the
                 manager's when None.
             owner: Who registered it (an API key id, a user name), for filtering with ``list``.
@@ -272,7 +280,13 @@ class TaskManager:
         Raises:
             InvalidTaskError: the message says what to fix.
         """
-        self._policy.prepare(command, input_files=input_files, output_filename=output_filename)
+        self._policy.prepare(
+            command, input_files=input_files, output_filename=output_filename, outputs=outputs
+        )
+        patterns = tuple(dict.fromkeys(p for p in outputs if p != output_filename))
+        expectations = expectations_from(
+            expect, inputs=input_files, outputs=(output_filename, *patterns)
+        )
         timeout = check_optional_seconds(timeout, "timeout")
         if timeout is not None and self._timeout is not None and timeout > self._timeout:
             raise InvalidTaskError(
@@ -286,6 +300,8 @@ class TaskManager:
             command=command,
             input_files=input_files,
             output_filename=output_filename,
+            output_patterns=patterns,
+            expect=expectations,
             timeout=timeout,
             owner=owner,
         )

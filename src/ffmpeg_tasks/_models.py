@@ -16,6 +16,9 @@ from typing import Any
 
 import attrs
 
+from ._expect import Expectation
+from ._media import MediaInfo
+
 __all__ = [
     "Health",
     "Output",
@@ -83,6 +86,10 @@ def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _expectations(value: Iterable[Expectation]) -> tuple[Expectation, ...]:
+    return tuple(value)
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -101,6 +108,12 @@ class Output:
     download_expires_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
     #: Size in bytes.
     size: int = 0
+    #: The media type it is stored with (``video/mp4``, ``application/vnd.apple.mpegurl``).
+    content_type: str | None = None
+    #: SHA-256 of its bytes, in hex, as read from the work folder before the upload.
+    sha256: str | None = None
+    #: What probing it found (container, duration, streams); None when it was not probed.
+    media: MediaInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,16 +122,23 @@ class Output:
             "download_url": self.download_url,
             "download_expires_at": _iso(self.download_expires_at),
             "size": self.size,
+            "content_type": self.content_type,
+            "sha256": self.sha256,
+            "media": None if self.media is None else self.media.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Output:
+        media = data.get("media")
         return cls(
             name=data["name"],
             url=data["url"],
             download_url=data.get("download_url"),
             download_expires_at=data.get("download_expires_at"),
             size=int(data.get("size", 0)),
+            content_type=data.get("content_type"),
+            sha256=data.get("sha256"),
+            media=None if media is None else MediaInfo.from_dict(media),
         )
 
 
@@ -132,8 +152,14 @@ class Task:
     command: str
     #: Input file name used in the command -> URL it is fetched from.
     input_files: Mapping[str, str] = attrs.field(converter=_frozen_mapping, hash=False)
-    #: The file name the command writes, uploaded when ffmpeg succeeds.
+    #: The main output: the file name the command writes (for a ladder, its master
+    #: playlist), uploaded when ffmpeg succeeds; ``output_url`` and ``download_url`` are its.
     output_filename: str
+    #: The other files the command writes: exact names, ``%03d`` sequences and globs
+    #: (``*.ts``); every file matching one is uploaded too.
+    output_patterns: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    #: What the probed outputs must be like; the task fails when one does not match.
+    expect: tuple[Expectation, ...] = attrs.field(default=(), converter=_expectations)
     #: Life-cycle state.
     status: TaskStatus = attrs.field(default=TaskStatus.PENDING, converter=TaskStatus)
     #: While running: fetching, encoding or uploading; None otherwise.
@@ -142,7 +168,7 @@ class Task:
     )
     #: Encoding progress from 0.0 to 1.0, or None while unknown.
     progress: float | None = None
-    #: Stored outputs, in the order they were uploaded.
+    #: Stored outputs: the main output first, then the others by name.
     outputs: tuple[Output, ...] = attrs.field(default=(), converter=_outputs)
     #: Why the task failed or was cancelled: the step and the cause, with ffmpeg's last lines
     #: sanitised so that it is safe to show to whoever registered the task.
@@ -201,6 +227,8 @@ class Task:
             "command": self.command,
             "input_files": dict(self.input_files),
             "output_filename": self.output_filename,
+            "output_patterns": list(self.output_patterns),
+            "expect": [expectation.to_dict() for expectation in self.expect],
             "status": self.status.value,
             "phase": None if self.phase is None else self.phase.value,
             "progress": self.progress,
@@ -226,6 +254,8 @@ class Task:
             command=data["command"],
             input_files=data["input_files"],
             output_filename=data["output_filename"],
+            output_patterns=data.get("output_patterns", ()),
+            expect=tuple(Expectation.from_dict(e) for e in data.get("expect", ())),
             status=data["status"],
             phase=data.get("phase"),
             progress=data.get("progress"),

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from ._media import MediaInfo
 from ._models import Health, Output, Progress, Task, TaskStatus
 
 __all__ = ["Fetcher", "ProgressCallback", "Runner", "TaskStore", "Uploader"]
@@ -118,6 +119,23 @@ class Runner(Protocol):
         """
         ...
 
+    async def probe(
+        self, names: Sequence[str], *, workdir: Path
+    ) -> Sequence[MediaInfo | None] | None:
+        """Read the container, duration and streams of files in ``workdir`` (a run's outputs,
+        the inputs an expectation names), with the same isolation and limits as ffmpeg: a
+        file ffmpeg wrote is untrusted input to the prober.
+
+        Returns one :class:`MediaInfo` per name, in order (None for a file that is not media
+        the prober reads), or None when this runner has no way to probe (the outputs are
+        then stored without ``media``).
+
+        Raises:
+            RunError: a file is not media the prober can read, or the probe failed or
+                reached a limit.
+        """
+        ...
+
     async def health(self) -> Health:
         """Where ffmpeg is, its version, and the runner's own facts (sandbox, limits)."""
         ...
@@ -140,6 +158,16 @@ class Uploader(Protocol):
 
         Raises:
             UploadError: the output could not be stored; nothing half-written remains.
+        """
+        ...
+
+    async def delete(self, *, task_id: str, name: str) -> None:
+        """Remove output ``name`` of task ``task_id``, which this uploader stored; nothing
+        happens when it is not there. A run whose other outputs fail calls it, so that a
+        task never leaves part of its outputs behind.
+
+        Raises:
+            UploadError: it could not be removed.
         """
         ...
 

@@ -13,10 +13,16 @@ import anyio
 import anyio.abc
 import attrs
 
-from ._errors import FetchError, FfmpegTasksError, InvalidTaskError, RunError
+from ._errors import FetchError, FfmpegTasksError, InvalidTaskError, OutputError, RunError
+from ._expect import check_expectations
+from ._media import MediaInfo
+from ._media_types import content_type
 from ._models import Output, Progress, Task, TaskPhase, TaskStatus
+from ._output_files import OutputFile, collect_outputs
+from ._patterns import Pattern, declared_patterns
 from ._policy import CommandPolicy
 from ._protocols import Fetcher, Runner, Uploader
+from ._publish import upload_all
 from ._sanitize import sanitize_line, sanitize_stderr
 from ._transitions import Transitions
 from ._workdir import task_workdir
@@ -25,10 +31,15 @@ __all__ = ["RunContext", "TaskRun"]
 
 logger = logging.getLogger("ffmpeg_tasks")
 
+#: The step after ffmpeg: collecting, hashing and probing the outputs.
+CHECKING = "checking outputs"
+#: Each step of a run (the phases, and checking the outputs, which the task shows as the end
+#: of encoding) -> how its failure starts.
 _FAILED_STEP = {
-    TaskPhase.FETCHING: "fetching inputs failed",
-    TaskPhase.ENCODING: "ffmpeg failed",
-    TaskPhase.UPLOADING: "upload failed",
+    TaskPhase.FETCHING.value: "fetching inputs failed",
+    TaskPhase.ENCODING.value: "ffmpeg failed",
+    CHECKING: "checking outputs failed",
+    TaskPhase.UPLOADING.value: "upload failed",
 }
 #: How many of ffmpeg's last stderr lines a failed task's error keeps.
 _ERROR_TAIL_LINES = 8
@@ -80,8 +91,8 @@ class TaskRun:
         self._scope = scope
         self._interrupted_by = interrupted_by
         self._last_progress_write = -math.inf
-        #: The step in progress, for error messages.
-        self._phase = TaskPhase.FETCHING
+        #: The step in progress, for error messages: the phase's name, or CHECKING.
+        self._step = TaskPhase.FETCHING.value
         self._outputs: list[Output] = []
         #: Every output is stored: the task has done its work.
         self._uploaded = False
@@ -115,17 +126,17 @@ class TaskRun:
         except FfmpegTasksError as exc:
             if isinstance(exc, RunError):
                 self._log = exc.stderr_tail
-            error = describe_failure(self._phase, exc, self._workdir)
+            error = describe_failure(self._step, exc, self._workdir)
         except TimeoutError as exc:
             if self._uploaded:  # the limit struck after the work was done
                 status = TaskStatus.COMPLETED
             elif limit is None:
-                error = f"{_FAILED_STEP[self._phase]}: {exc or 'timed out'}"
+                error = f"{_FAILED_STEP[self._step]}: {exc or 'timed out'}"
             else:
-                error = f"timed out after {limit:g} s while {self._phase.value}"
+                error = f"timed out after {limit:g} s while {self._step}"
         except Exception as exc:
             logger.exception("task %s failed unexpectedly", task.id)
-            error = f"{_FAILED_STEP[self._phase]}: internal error ({type(exc).__name__}: {exc})"
+            error = f"{_FAILED_STEP[self._step]}: internal error ({type(exc).__name__}: {exc})"
         except BaseException:
             if self._uploaded:  # stopped after the work was done: it is done
                 status, error = TaskStatus.COMPLETED, None
@@ -212,8 +223,12 @@ class TaskRun:
         context, task = self._context, self._task
         # Again, not only at register: the store may be shared with a looser policy.
         args = context.policy.prepare(
-            task.command, input_files=task.input_files, output_filename=task.output_filename
+            task.command,
+            input_files=task.input_files,
+            output_filename=task.output_filename,
+            outputs=task.output_patterns,
         )
+        patterns = declared_patterns(task.output_filename, task.output_patterns, task.input_files)
         async with task_workdir(task.id, root=context.workdir_root) as workdir:
             self._workdir = workdir
             await self._fetch_inputs(workdir)
@@ -221,19 +236,66 @@ class TaskRun:
             self._log = await context.runner.run(
                 args, workdir=workdir, on_progress=self._on_progress
             )
-            output = workdir / task.output_filename
-            if not output.is_file():
+            if not await anyio.Path(workdir / task.output_filename).is_file():
                 raise RunError(f"ffmpeg finished but wrote no {task.output_filename!r}")
+            self._step = CHECKING  # shown as the end of encoding: the phases stay three
+            files, facts = await self._check_outputs(workdir, patterns)
             await self._enter(TaskPhase.UPLOADING, progress=1.0)
-            self._outputs.append(
-                await context.uploader.upload(
-                    output, task_id=upload_id(task), name=task.output_filename
+
+            def stored_all(stored: list[Output]) -> None:
+                # the facts of the files as read here, whatever the uploader reported
+                self._outputs.extend(
+                    attrs.evolve(
+                        output,
+                        content_type=content_type(output.name),
+                        sha256=facts[output.name][0],
+                        media=facts[output.name][1],
+                    )
+                    for output in stored
                 )
+                self._uploaded = True
+
+            await upload_all(
+                context.uploader, files, task_id=upload_id(task), stored_all=stored_all
             )
-            self._uploaded = True
+
+    async def _check_outputs(
+        self, workdir: Path, patterns: tuple[Pattern, ...]
+    ) -> tuple[list[OutputFile], dict[str, tuple[str, MediaInfo | None]]]:
+        """Collect the outputs (caps, hashes), probe them and check the expectations; return
+        them with each one's hash and media facts."""
+        task, policy = self._task, self._context.policy
+        files = await anyio.to_thread.run_sync(
+            lambda: collect_outputs(
+                workdir,
+                patterns=patterns,
+                inputs=task.input_files,
+                max_files=policy.max_output_files,
+                max_total_bytes=policy.max_total_output_bytes,
+            ),
+            abandon_on_cancel=True,
+        )
+        references = [e.input_reference for e in task.expect if e.input_reference is not None]
+        inputs = list(dict.fromkeys(references))
+        names = [file.name for file in files]
+        probed = await self._context.runner.probe([*names, *inputs], workdir=workdir)
+        if probed is None and task.expect:
+            raise OutputError(
+                "this service cannot probe outputs (its runner has no ffprobe and no PyAV), "
+                "so the task's expectations cannot be checked"
+            )
+        media = dict(zip([*names, *inputs], probed or [None] * len(names), strict=False))
+        check_expectations(
+            task.expect,
+            main=task.output_filename,
+            outputs={name: media.get(name) for name in names},
+            patterns=patterns,
+            inputs={name: media.get(name) for name in inputs},
+        )
+        return files, {file.name: (file.sha256, media.get(file.name)) for file in files}
 
     async def _enter(self, phase: TaskPhase, *, progress: float | None) -> None:
-        self._phase = phase
+        self._step = phase.value
         await self._save(attrs.evolve(self._task, phase=phase, progress=progress))
 
     async def _save(self, task: Task) -> None:
@@ -289,12 +351,12 @@ def upload_id(task: Task) -> str:
     return task.id if task.attempts <= 1 else f"{task.id}-attempt-{task.attempts}"
 
 
-def describe_failure(phase: TaskPhase, exc: FfmpegTasksError, workdir: Path | None) -> str:
+def describe_failure(step: str, exc: FfmpegTasksError, workdir: Path | None) -> str:
     """The step that failed and why; what ffmpeg printed is sanitised (the raw tail is the log)."""
     if isinstance(exc, InvalidTaskError):
         return f"refused by this manager's command policy: {exc}"
     if not isinstance(exc, RunError):
-        return f"{_FAILED_STEP[phase]}: {exc}"
-    message = f"{_FAILED_STEP[phase]}: {sanitize_line(str(exc), workdir=workdir)}"
+        return f"{_FAILED_STEP[step]}: {exc}"
+    message = f"{_FAILED_STEP[step]}: {sanitize_line(str(exc), workdir=workdir)}"
     tail = sanitize_stderr(exc.stderr_tail, workdir=workdir, max_lines=_ERROR_TAIL_LINES)
     return f"{message}\nffmpeg's last output:\n{tail}" if tail else message

@@ -7,7 +7,7 @@ works where the calling thread already runs an event loop (a Jupyter kernel).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -15,6 +15,7 @@ from typing import Any, Self, TypeVar
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from ._errors import ConfigurationError
+from ._expect import Expect
 from ._manager import TaskManager
 from ._models import Health, Task, TaskStatus
 from ._policy import CommandPolicy
@@ -115,6 +116,8 @@ class SyncTaskManager:
         input_files: Mapping[str, str],
         output_filename: str,
         *,
+        outputs: Iterable[str] = (),
+        expect: Expect = None,
         timeout: float | None = None,
         owner: str | None = None,
     ) -> Task:
@@ -124,6 +127,8 @@ class SyncTaskManager:
             command,
             input_files,
             output_filename,
+            outputs=outputs,
+            expect=expect,
             timeout=timeout,
             owner=owner,
         )

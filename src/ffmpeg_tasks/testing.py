@@ -23,12 +23,24 @@ import anyio
 from anyio.abc import AsyncResource
 
 from ._errors import FetchError, InvalidTaskError, RunError, UploadError
+from ._media import MediaInfo, StreamInfo
 from ._models import Health, Output, Progress
 from ._names import check_file_name
 from ._protocols import ProgressCallback
 from .storage import MemoryStore
 
-__all__ = ["FakeFetcher", "FakeRunner", "FakeUploader", "MemoryStore"]
+__all__ = ["FAKE_MEDIA", "FakeFetcher", "FakeRunner", "FakeUploader", "MemoryStore"]
+
+
+#: What FakeRunner's probe reports unless told otherwise.
+FAKE_MEDIA = MediaInfo(
+    format="mov,mp4,m4a,3gp,3g2,mj2",
+    duration=10.0,
+    streams=(
+        StreamInfo(index=0, type="video", codec="h264", width=160, height=120, frame_rate=25),
+        StreamInfo(index=1, type="audio", codec="aac", sample_rate=44100, channels=1),
+    ),
+)
 
 
 class FakeFetcher(AsyncResource):
@@ -62,18 +74,30 @@ class FakeFetcher(AsyncResource):
 class FakeRunner(AsyncResource):
     """Pretends to be ffmpeg: writes the last argument as a file holding the inputs' bytes.
 
+    Its probe answers the same for every file: ``media``, by default a 10-second file with one
+    H.264 video and one AAC audio stream (what its progress reports claim).
+
     Args:
         duration: Seconds each run takes, reported as progress in ``steps`` reports.
         steps: How many progress reports a run makes.
         fail_with: When set, every run ends with this ffmpeg exit status.
+        media: What ``probe`` reports for every file; None for a runner that cannot probe.
     """
 
     def __init__(
-        self, *, duration: float = 0.0, steps: int = 4, fail_with: int | None = None
+        self,
+        *,
+        duration: float = 0.0,
+        steps: int = 4,
+        fail_with: int | None = None,
+        media: MediaInfo | None = FAKE_MEDIA,
     ) -> None:
         self._duration = duration
         self._steps = max(1, steps)
         self._fail_with = fail_with
+        self._media = media
+        #: Every list of names probed, in order.
+        self.probed: list[tuple[str, ...]] = []
         #: Runs in progress right now, and the most there ever were at once.
         self.running = 0
         self.max_running = 0
@@ -114,6 +138,18 @@ class FakeRunner(AsyncResource):
         finally:
             self.running -= 1
 
+    async def probe(
+        self, names: Sequence[str], *, workdir: Path
+    ) -> Sequence[MediaInfo | None] | None:
+        self.probed.append(tuple(names))
+        if self._media is None:
+            return None
+        for name in names:
+            if not await anyio.Path(workdir / name).is_file():
+                raise RunError(f"could not probe {name!r}: No such file or directory")
+        media = self._media
+        return [media for _ in names]
+
     async def health(self) -> Health:
         return Health(ffmpeg_found=True, ffmpeg_path="fake", ffmpeg_version="fake")
 
@@ -143,6 +179,11 @@ class FakeUploader(AsyncResource):
             raise UploadError(f"could not read {path}: {exc.strerror or exc}") from exc
         self.objects[url] = body
         return Output(name=name, url=url, size=len(body))
+
+    async def delete(self, *, task_id: str, name: str) -> None:
+        check_file_name(task_id, "task id", error=UploadError)
+        check_file_name(name, "output", error=UploadError)
+        self.objects.pop(f"memory://{task_id}/{name}", None)
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -19,6 +19,7 @@ from tests.fixtures.http_server import HttpServer
 from tests.fixtures.media import DecodedDuration
 
 from ._support import (
+    INPUT_URL,
     REAL_COMMAND,
     TASK_BODY,
     asgi_client,
@@ -38,9 +39,12 @@ TASK_KEYS = {
     "command",
     "input_files",
     "output_filename",
+    "output_patterns",
+    "expect",
     "output_url",
     "download_url",
     "download_url_expires_at",
+    "outputs",
     "error",
     "timeout",
     "created_at",
@@ -261,3 +265,67 @@ async def test_the_router_lives_under_any_prefix_beside_the_host_apps_routes() -
         task_id = registered.json()["task_id"]
         assert (await client.get(f"/media/v2/status/{task_id}")).status_code == 200
         assert (await client.get(f"/ffmpeg/status/{task_id}")).status_code == 404
+
+
+async def test_several_outputs_with_expectations_and_their_facts(
+    real_manager: TaskManager, media_dir: Path
+) -> None:
+    body = {
+        "command": (
+            "-i clip.mp4 -c:v libx264 -preset ultrafast -c:a aac out.mp4 "
+            "-map 0:v -ss 1 -frames:v 1 poster.jpg"
+        ),
+        "input_files": {"clip.mp4": (media_dir / "clip.mp4").as_uri()},
+        "output_filename": "out.mp4",
+        "outputs": ["poster.jpg"],
+        "expect": [
+            {"duration": "clip.mp4", "tolerance": 0.2, "video": 1, "audio": 1},
+            {"output": "poster.jpg", "width": 160},
+        ],
+    }
+    async with real_manager, asgi_client(router_app(real_manager)) as client:
+        registered = await client.post("/ffmpeg/register", json=body)
+        assert registered.status_code == 200, registered.text
+        task = registered.json()
+        assert task["output_patterns"] == ["poster.jpg"]
+        assert task["expect"][1] == {
+            "output": "poster.jpg", "duration": None, "tolerance": None, "video": None,
+            "audio": None, "subtitle": None, "video_codec": None, "audio_codec": None,
+            "width": 160, "height": None,
+        }  # fmt: skip
+        assert task["outputs"] == []
+        done = (await client.post(f"/ffmpeg/execute/{task['task_id']}")).json()
+    assert done["status"] == "completed", done["error"]
+    main, poster = done["outputs"]
+    assert main["url"] == done["output_url"]
+    assert (main["name"], main["content_type"]) == ("out.mp4", "video/mp4")
+    assert main["media"]["duration"] == pytest.approx(2.0, abs=0.1)
+    assert [s["type"] for s in main["media"]["streams"]] == ["video", "audio"]
+    assert (poster["name"], poster["content_type"]) == ("poster.jpg", "image/jpeg")
+    assert len(poster["sha256"]) == 64
+    assert poster["media"]["streams"][0]["width"] == 160
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"outputs": ["../*.ts"]}, "may use only letters"),
+        ({"expect": [{"frames": 1}]}, "expect"),
+        ({"expect": [{"video": "1"}]}, "expect"),
+        ({"expect": [{"duration": "other.mp4"}]}, "names input 'other.mp4'"),
+    ],
+)
+async def test_bad_outputs_or_expectations_are_refused(
+    change: dict[str, Any], message: str
+) -> None:
+    manager = fake_manager()
+    body = {
+        "command": "-i input.mp4 output.mp4",
+        "input_files": {"input.mp4": INPUT_URL},
+        "output_filename": "output.mp4",
+        **change,
+    }
+    async with manager, asgi_client(router_app(manager)) as client:
+        answer = await client.post("/ffmpeg/register", json=body)
+    assert answer.status_code in (400, 422), answer.text
+    assert message in answer.text

@@ -10,9 +10,12 @@ import attrs
 import pytest
 
 from ffmpeg_tasks import (
+    Expectation,
     InvalidTaskError,
     InvalidTransitionError,
+    MediaInfo,
     Output,
+    StreamInfo,
     Task,
     TaskNotFoundError,
     TaskPhase,
@@ -46,8 +49,29 @@ class StoreContract:
                     download_url="https://x",
                     download_expires_at=datetime.now(UTC),
                     size=9,
+                    content_type="video/mp4",
+                    sha256="ab" * 32,
+                    media=MediaInfo(
+                        format="mov,mp4,m4a,3gp,3g2,mj2",
+                        duration=2.0,
+                        bit_rate=123_456,
+                        streams=(
+                            StreamInfo(
+                                index=0,
+                                type="video",
+                                codec="h264",
+                                width=80,
+                                height=60,
+                                frame_rate=29.97,
+                            ),
+                            StreamInfo(index=1, type="audio", sample_rate=48_000, channels=2),
+                        ),
+                    ),
                 ),
+                Output(name="out_001.jpg", url="s3://b/j", size=3),
             ),
+            output_patterns=("out_%03d.jpg",),
+            expect=(Expectation(output="out.mp4", duration=2.0, video=1, width=80),),
             error=None,
             log="frame=  50 fps=0.0\nvideo:12kB audio:3kB",
             timeout=12.5,

@@ -58,3 +58,28 @@ class UploaderContract:
         source.write_bytes(b"x")
         with pytest.raises(UploadError, match="file name"):
             await uploader.upload(source, task_id=task_id, name=name)
+
+    @pytest.mark.anyio
+    async def test_delete_removes_a_stored_output_and_only_it(
+        self, uploader: Uploader, tmp_path: Path
+    ) -> None:
+        source = tmp_path / "seg_000.ts"
+        source.write_bytes(b"segment")
+        kept = await uploader.upload(source, task_id="task-e", name="seg_000.ts")
+        gone = await uploader.upload(source, task_id="task-e", name="seg_001.ts")
+        await uploader.delete(task_id="task-e", name="seg_001.ts")
+        assert await self.read_back(kept) == b"segment"
+        with pytest.raises(Exception):  # noqa: B017, PT011 - each store says "missing" its way
+            await self.read_back(gone)
+        # stored again under the same name: the deleted one left nothing in the way
+        again = await uploader.upload(source, task_id="task-e", name="seg_001.ts")
+        assert await self.read_back(again) == b"segment"
+
+    @pytest.mark.anyio
+    async def test_deleting_what_is_not_there_is_no_error(self, uploader: Uploader) -> None:
+        await uploader.delete(task_id="task-f", name="never.mp4")
+
+    @pytest.mark.anyio
+    async def test_delete_refuses_a_bad_name(self, uploader: Uploader) -> None:
+        with pytest.raises(UploadError, match="file name"):
+            await uploader.delete(task_id="task-g", name="../out.mp4")

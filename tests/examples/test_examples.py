@@ -201,3 +201,45 @@ def test_s3_upload_needs_a_bucket(tmp_path: Path) -> None:
     result = run("s3_upload.py", cwd=tmp_path)
     assert result.returncode == 2
     assert "name the bucket (or set S3_BUCKET)" in result.stderr
+
+
+def test_hls_ladder_makes_three_renditions_and_a_master(
+    tmp_path: Path, media_dir: Path, http_server: HttpServer
+) -> None:
+    url = http_server.add_file("/example-ladder.mp4", media_dir / "clip.mp4")
+    result = run_example(
+        "hls_ladder.py", url, "--allow-private-networks", "--dest", str(tmp_path / "out"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    lines = result.stdout.strip().splitlines()
+    master = path_of(lines[-1])
+    assert master.name == "master.m3u8"
+    folder = master.parent
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["master.m3u8", *(f"stream_{v}.m3u8" for v in range(3))]
+        + [f"seg_{v}_{n:03d}.ts" for v in range(3) for n in range(2)]
+    )
+    assert lines[0].startswith("master.m3u8 ")
+    assert lines[0].endswith(" hls 2.00 s 160/80/40")
+    for variant in range(3):
+        playlist = (folder / f"stream_{variant}.m3u8").read_text()
+        assert f"seg_{variant}_000.ts" in playlist
+
+
+def test_thumbnails_writes_a_sequence_a_sheet_and_a_poster(
+    tmp_path: Path, media_dir: Path, http_server: HttpServer
+) -> None:
+    url = http_server.add_file("/example-thumbs.mp4", media_dir / "clip.mp4")
+    result = run_example(
+        "thumbnails.py", url, "--allow-private-networks", "--dest", str(tmp_path / "out"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    lines = result.stdout.strip().splitlines()
+    sheet = path_of(lines[-1])
+    assert sheet.name == "sheet.jpg"
+    assert sorted(p.name for p in sheet.parent.iterdir()) == [
+        "poster.jpg", "sheet.jpg", "thumb_001.jpg", "thumb_002.jpg",
+    ]  # fmt: skip
+    assert lines[0].startswith("sheet.jpg 640x480 ")
+    assert "thumb_001.jpg 160x120 " in result.stdout
+    assert "poster.jpg 160x120 " in result.stdout

@@ -314,3 +314,136 @@ async def test_what_strict_mode_does_not_understand_is_refused(
     command: str, inputs: list[str], output: str, message: str
 ) -> None:
     await _assert_refused(command, inputs, output, message)
+
+
+# -- 7. tasks with several outputs: playlists, segments, sequences, more files -------------------
+
+#: (command, inputs, main output, declared outputs, a piece of the error message)
+SeveralRow = tuple[str, list[str], str, list[str], str]
+HLS = "-i a.mp4 -c:v libx264 -f hls"
+
+
+def _several(*rows: SeveralRow) -> list[object]:
+    return [pytest.param(*row, id=f"{row[0][:50]} {row[3]}") for row in rows]
+
+
+SEVERAL_OUTPUTS = _several(
+    # file names that leave the work folder or are protocols
+    (f"{HLS} -hls_segment_filename /tmp/seg%d.ts out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "'/tmp/seg%d.ts' of output 'out.m3u8' must be a plain file name"),
+    (f"{HLS} -hls_segment_filename ../seg%d.ts out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "must be a plain file name"),
+    (f"{HLS} -hls_segment_filename http://10.0.0.1/seg%d.ts out.m3u8", ["a.mp4"], "out.m3u8",
+     ["*.ts"], "no folders, no protocols"),
+    (f"{HLS} -hls_segment_filename file:seg%d.ts out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "must be a plain file name"),
+    (f"{HLS} -master_pl_name /tmp/m.m3u8 out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "'/tmp/m.m3u8' of output 'out.m3u8' must be a plain file name"),
+    (f"{HLS} -hls_segment_type fmp4 -hls_fmp4_init_filename /etc/init.mp4 out.m3u8",
+     ["a.mp4"], "out.m3u8", ["*.m4s"], "must be a plain file name"),
+    (f"{HLS} -master_pl_name out.m3u8 /tmp/s.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "'/tmp/s.m3u8' of output '/tmp/s.m3u8' must be a plain file name"),
+    (f"{HLS} -var_stream_map 'v:0,name:../x' 'out_%v.m3u8'", ["a.mp4"], "out_x.m3u8",
+     ["*.ts", "*.m3u8"], "value 'v:0,name:../x' of -var_stream_map must be"),
+    ("-i a.mp4 -c copy -f segment -segment_list /tmp/list.m3u8 seg%03d.ts", ["a.mp4"],
+     "seg000.ts", ["seg%03d.ts"], "must be a plain file name"),
+    ("-i a.mp4 -f dash -init_seg_name '/tmp/i$RepresentationID$.m4s' out.mpd", ["a.mp4"],
+     "out.mpd", ["*.m4s", "*.webm"], "must be a plain file name"),
+    ("-i a.mp4 -f dash -media_seg_name 'c$Foo$.m4s' out.mpd", ["a.mp4"], "out.mpd",
+     ["*.m4s", "*.webm"], "may use only $RepresentationID$"),
+    ("-i a.mp4 out.mp4 /tmp/poster.jpg", ["a.mp4"], "out.mp4", ["poster.jpg"],
+     "must be a plain file name"),
+    # options that write elsewhere, talk to a network, read files or make names from the clock
+    (f"{HLS} -method PUT out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"], "'-method' is not allowed"),
+    (f"{HLS} -http_user_agent x out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "'-http_user_agent' is not allowed"),
+    (f"{HLS} -strftime 1 out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"], "'-strftime' is not allowed"),
+    (f"{HLS} -strftime_mkdir 1 out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "'-strftime_mkdir' is not allowed"),
+    (f"{HLS} -hls_key_info_file keys.txt out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "'-hls_key_info_file' is not allowed"),
+    (f"{HLS} -hls_base_url http://evil.example/ out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "'-hls_base_url' is not allowed"),
+    (f"{HLS} -hls_subtitle_path /tmp/s.m3u8 out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "'-hls_subtitle_path' is not allowed"),
+    (f"{HLS} -hls_flags +append_list out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "value '+append_list' of -hls_flags must be flags from"),
+    (f"{HLS} -hls_flags second_level_segment_index out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "of -hls_flags must be flags from"),
+    (f"{HLS} -hls_flags delete_segments out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"],
+     "of -hls_flags must be flags from"),
+    ("-i a.mp4 -f dash -single_file 1 out.mpd", ["a.mp4"], "out.mpd", ["*.m4s", "*.webm"],
+     "'-single_file' is not allowed"),
+    ("-i a.mp4 -f dash -hls_playlist 1 out.mpd", ["a.mp4"], "out.mpd", ["*.m4s", "*.webm"],
+     "'-hls_playlist' is not allowed"),
+    ("-i a.mp4 -c copy -f segment -segment_list_entry_prefix http://x/ seg%03d.ts", ["a.mp4"],
+     "seg000.ts", ["seg%03d.ts"], "'-segment_list_entry_prefix' is not allowed"),
+    ("-i a.mp4 -c copy -f segment -segment_format hls seg%03d.ts", ["a.mp4"], "seg000.ts",
+     ["seg%03d.ts"], "value 'hls' of -segment_format is not allowed"),
+    ("-i a.mp4 -c copy -f segment -segment_format tee seg%03d.ts", ["a.mp4"], "seg000.ts",
+     ["seg%03d.ts"], "value 'tee' of -segment_format"),
+    ("-i a.mp4 -f tee '[f=mp4]/tmp/b.mp4|b.mp4' out.mp4", ["a.mp4"], "out.mp4", ["b.mp4"],
+     "value 'tee' of -f is not allowed: tee names its files"),
+    ("-i a.mp4 -f tee out.mp4", ["a.mp4"], "out.mp4", ["poster.jpg"], "write several outputs"),
+    # files nobody declared
+    (f"{HLS} out.m3u8", ["a.mp4"], "out.m3u8", ["seg*.ts"],
+     "writes 'out%d.ts' (the default segment name), which is not a declared output"),
+    ("-i a.mp4 out.mp4 other.mp4", ["a.mp4"], "out.mp4", ["poster.jpg"],
+     "writes 'other.mp4' (the output name), which is not a declared output"),
+    ("-i a.mp4 out.mp4 a.mp4", ["a.mp4"], "out.mp4", ["poster.jpg"],
+     "writes 'a.mp4' (the output name), which is not a declared output"),
+    ("-i a.mp4 -vf fps=1 img_%03d.jpg", ["a.mp4"], "thumb_001.jpg", ["thumb_%03d.jpg"],
+     "writes 'img_%03d.jpg'"),
+    ("-i a.mp4 -vf fps=1 thumb_%d.jpg", ["a.mp4"], "thumb_001.jpg", ["thumb_%03d.jpg"],
+     "writes 'thumb_%d.jpg'"),
+    ("-i a.mp4 -f dash out.mpd", ["a.mp4"], "out.mpd", ["*.m4s"],
+     "writes 'init-stream%d.webm' (the default init_seg_name)"),
+    # names ffmpeg would not expand, or expands from the clock or from stream metadata
+    ("-i a.mp4 -c copy -f segment seg.ts", ["a.mp4"], "seg.ts", ["seg*.ts"],
+     "the segment muxer numbers its files"),
+    ("-i a.mp4 out.mp4 part_%d.mp4", ["a.mp4"], "out.mp4", ["part_*.mp4"],
+     "has a %d that only the image2 and segment muxers expand"),
+    ("-i a.mp4 -vf fps=1 thumb_%s.jpg", ["a.mp4"], "thumb_1.jpg", ["thumb_*.jpg"],
+     "must be a plain file name"),
+    (f"{HLS} 'out_%v.m3u8'", ["a.mp4"], "out_0.m3u8", ["*.ts", "*.m3u8"],
+     "uses %v without -var_stream_map"),
+    # limits: one image per frame, segment lengths
+    ("-i a.mp4 -frames:v 99999 thumb_%03d.jpg", ["a.mp4"], "thumb_001.jpg", ["thumb_%03d.jpg"],
+     "makes more files than the 10000 a task may write"),
+    ("-i a.mp4 -c copy -f segment -segment_time 0.01 seg%03d.ts", ["a.mp4"], "seg000.ts",
+     ["seg%03d.ts"], "value '0.01' of -segment_time must be a duration from 0.5"),
+    (f"{HLS} -hls_time 0.01 out.m3u8", ["a.mp4"], "out.m3u8", ["*.ts"], "value '0.01' of -hls_time"),
+    # muxer options on another muxer
+    ("-i a.mp4 -hls_time 2 out.mp4", ["a.mp4"], "out.mp4", ["poster.jpg"],
+     "option '-hls_time' is for the hls muxer"),
+    ("-i a.mp4 -segment_list list.m3u8 out.mp4", ["a.mp4"], "out.mp4", ["list.m3u8"],
+     "option '-segment_list' is for the segment muxer"),
+    # patterns that leave the folder, match anything, or match an input
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", ["../*.ts"], "may use only letters, digits"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", ["/tmp/*.ts"], "may use only letters, digits"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", ["sub/x.ts"], "no folders"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", ["file:*.ts"], "may use only letters"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", ["*"], "must end with a plain extension"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", ["out.*"], "must end with a plain extension"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", [".hidden*.ts"], "must start with a letter"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", ["*.txt"], "'*.txt' must end with one of"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", ["*.mp4"],
+     "output pattern '*.mp4' matches input 'a.mp4'"),
+    ("-i clip_001.jpg out.mp4", ["clip_001.jpg"], "out.mp4", ["clip_%03d.jpg"],
+     "matches input 'clip_001.jpg'"),
+    ("-i a.mp4 out.mp4", ["a.mp4"], "out.mp4", [f"x{n}.jpg" for n in range(65)],
+     "the limit is 64"),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("command", "inputs", "output", "outputs", "message"), SEVERAL_OUTPUTS)
+async def test_what_several_outputs_may_not_write_is_refused(
+    command: str, inputs: list[str], output: str, outputs: list[str], message: str
+) -> None:
+    env = fakes()
+    files = {name: url(name) for name in inputs}
+    with pytest.raises(InvalidTaskError) as info:
+        await env.manager.register(command, files, output, outputs=outputs)
+    assert message in str(info.value), str(info.value)
+    assert env.fetcher.fetched == []
+    assert await env.manager.list() == []

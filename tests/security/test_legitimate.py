@@ -15,6 +15,7 @@ import anyio
 import pytest
 
 from ffmpeg_tasks import CommandPolicy, Task, TaskManager, TaskStatus
+from ffmpeg_tasks._policy.command import split_command
 from ffmpeg_tasks.fetchers.local import LocalFetcher
 from ffmpeg_tasks.runners import SubprocessRunner
 from ffmpeg_tasks.storage import MemoryStore
@@ -159,3 +160,115 @@ def test_legitimate_commands_run_with_the_guards(
     assert produced.stat().st_size > 0
     if seconds is not None:
         assert decoded_duration(produced) == pytest.approx(seconds, abs=0.15)
+
+
+# -- tasks that write several files ---------------------------------------------------------
+
+LADDER = (
+    "-i clip.mp4 -filter_complex '[0:v]split=3[a][b][c];[b]scale=80:-2[b2];[c]scale=40:-2[c2]' "
+    "-map '[a]' -map '[b2]' -map '[c2]' -map 0:a -c:v libx264 -preset ultrafast -g 25 "
+    "-c:a aac -f hls -hls_time 1 -hls_playlist_type vod -master_pl_name master.m3u8 "
+    "-hls_segment_filename 'seg_%v_%03d.ts' -var_stream_map 'v:0,a:0 v:1 v:2' 'stream_%v.m3u8'"
+)
+
+#: (command, inputs, main output, declared outputs): each must pass the strict policy.
+SEVERAL: list[tuple[str, list[str], str, list[str]]] = [
+    (LADDER, ["clip.mp4"], "master.m3u8", ["stream_*.m3u8", "seg_*.ts"]),
+    (("-i clip.mp4 -map 0:v -map 0:v -map 0:a -c:v libx264 -c:a aac -f hls -hls_segment_type "
+      "fmp4 -var_stream_map 'v:0,a:0,name:hi v:1,name:lo' -master_pl_name master.m3u8 "
+      "'out_%v.m3u8'"), ["clip.mp4"], "master.m3u8", ["out_*.m3u8", "*.m4s", "init_*.mp4"]),
+    ("-i clip.mp4 -c:v libx264 -c:a aac -hls_time 1 out.m3u8", ["clip.mp4"], "out.m3u8",
+     ["out*.ts"]),
+    ("-i clip.mp4 -vf fps=2,scale=80:-1 thumb_%03d.jpg", ["clip.mp4"], "thumb_001.jpg",
+     ["thumb_%03d.jpg"]),
+    ("-i clip.mp4 -vf fps=1 -frames:v 4 -start_number 0 -q:v 3 t%02d.jpg", ["clip.mp4"], "t00.jpg",
+     ["t%02d.jpg"]),
+    (("-i clip.mp4 -c:v libx264 -preset ultrafast -c:a aac out.mp4 -map 0:v -ss 1 -frames:v 1 "
+      "poster.jpg"), ["clip.mp4"], "out.mp4", ["poster.jpg"]),
+    ("-i clip.mp4 -vf \"select='not(mod(n\\,10))',scale=80:-1,tile=3x1\" -frames:v 1 sheet.png",
+     ["clip.mp4"], "sheet.png", ["*.png"]),
+    ("-i clip.mp4 -f dash -seg_duration 1 out.mpd", ["clip.mp4"], "out.mpd", ["*.m4s", "*.webm"]),
+    (("-i clip.mp4 -map 0:v -map 0:a -c:v libx264 -c:a aac -f dash -dash_segment_type mp4 "
+      "-adaptation_sets 'id=0,streams=v id=1,streams=a' -init_seg_name 'init_$RepresentationID$.m4s' "
+      "-media_seg_name 'chunk_$RepresentationID$_$Number%05d$.m4s' out.mpd"), ["clip.mp4"],
+     "out.mpd", ["init_*.m4s", "chunk_*.m4s"]),
+    (("-i clip.mp4 -c copy -f segment -segment_time 1 -segment_list list.m3u8 "
+      "-reset_timestamps 1 seg%03d.ts"), ["clip.mp4"], "list.m3u8", ["seg%03d.ts"]),
+    (("-i clip.mp4 -map 0:v -s 80x60 -c:v libx264 small.mp4 -map 0:v -c:v libx264 big.mp4 "
+      "-map 0:a -c:a libmp3lame audio.mp3"), ["clip.mp4"], "big.mp4", ["small.mp4", "audio.mp3"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "inputs", "output", "outputs"), SEVERAL, ids=[f"{c[2]} {c[3]}" for c in SEVERAL]
+)
+def test_commands_writing_several_files_are_accepted(
+    command: str, inputs: list[str], output: str, outputs: list[str]
+) -> None:
+    files = {name: f"https://media.example/{name}" for name in inputs}
+    args = CommandPolicy.strict().prepare(
+        command, input_files=files, output_filename=output, outputs=outputs
+    )
+    assert args.count("-fs") == len([a for a in split_command(command) if a in _NAMES])
+
+
+_NAMES = {"'stream_%v.m3u8'", "stream_%v.m3u8", "out_%v.m3u8", "out.m3u8", "thumb_%03d.jpg",
+          "t%02d.jpg", "out.mp4", "poster.jpg", "sheet.png", "out.mpd", "seg%03d.ts",
+          "small.mp4", "big.mp4", "audio.mp3"}  # fmt: skip
+
+
+#: Run for real: (command, main output, declared outputs, the names stored).
+SEVERAL_END_TO_END = [
+    (LADDER, "master.m3u8", ["stream_*.m3u8", "seg_*.ts"],
+     {"master.m3u8", *(f"stream_{v}.m3u8" for v in range(3)),
+      *(f"seg_{v}_{n:03d}.ts" for v in range(3) for n in range(2))}),
+    ("-i clip.mp4 -vf fps=2,scale=80:-1 thumb_%03d.jpg", "thumb_001.jpg", ["thumb_%03d.jpg"],
+     {f"thumb_{n:03d}.jpg" for n in range(1, 5)}),
+    (("-i clip.mp4 -c:v libx264 -preset ultrafast -c:a aac out.mp4 -map 0:v -ss 1 -frames:v 1 "
+      "poster.jpg"), "out.mp4", ["poster.jpg"], {"out.mp4", "poster.jpg"}),
+    (("-i clip.mp4 -c:v libx264 -preset ultrafast -g 25 -c:a copy -f segment -segment_time 1 "
+      "-segment_list list.m3u8 -reset_timestamps 1 seg%03d.ts"), "list.m3u8", ["seg%03d.ts"],
+     {"list.m3u8", "seg000.ts", "seg001.ts"}),
+    ("-i clip.mp4 -c:v libx264 -preset ultrafast -g 25 -f dash -seg_duration 1 out.mpd", "out.mpd",
+     ["*.m4s", "*.webm"], {"out.mpd", "init-stream0.m4s", "init-stream1.m4s",
+                           "chunk-stream0-00001.m4s", "chunk-stream1-00001.m4s",
+                           "chunk-stream0-00002.m4s", "chunk-stream1-00002.m4s"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "outputs", "names"),
+    SEVERAL_END_TO_END,
+    ids=[c[1] for c in SEVERAL_END_TO_END],
+)
+def test_commands_writing_several_files_run_with_the_guards(
+    command: str,
+    output: str,
+    outputs: list[str],
+    names: set[str],
+    media_dir: Path,
+    tmp_path: Path,
+) -> None:
+    stored = tmp_path / "outputs"
+    (tmp_path / "work").mkdir()
+
+    async def run() -> Task:
+        manager = TaskManager(
+            MemoryStore(),
+            LocalFetcher([media_dir]),
+            SubprocessRunner(),
+            LocalUploader(stored),
+            workdir_root=tmp_path / "work",
+        )
+        async with manager:
+            files = {"clip.mp4": (media_dir / "clip.mp4").as_uri()}
+            task = await manager.register(command, files, output, outputs=outputs)
+            return await manager.execute(task.id)
+
+    done = anyio.run(run)
+    assert done.status is TaskStatus.COMPLETED, done.error
+    assert {o.name for o in done.outputs} == names
+    assert done.outputs[0].name == output
+    assert {p.name for p in (stored / done.id).iterdir()} == names
+    for item in done.outputs:
+        assert item.size == (stored / done.id / item.name).stat().st_size > 0

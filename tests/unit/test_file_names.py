@@ -49,6 +49,9 @@ class SubfolderUploader:
     async def upload(self, path: Path, *, task_id: str, name: str) -> Output:
         return await self._inner.upload(path, task_id=task_id, name=f"renders/{name}")
 
+    async def delete(self, *, task_id: str, name: str) -> None:
+        await self._inner.delete(task_id=task_id, name=f"renders/{name}")
+
     async def aclose(self) -> None:
         await self._inner.aclose()
 

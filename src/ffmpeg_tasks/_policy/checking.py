@@ -11,7 +11,9 @@ from .._errors import InvalidTaskError
 from .command import ParsedCommand
 from .filtergraph import FilterArg, FiltergraphError, FilterSpec, parse_filtergraph
 from .filters import FilterRule
+from .muxers import MULTI_FILE_EXTENSIONS, MULTI_FILE_MUXERS
 from .options import OPTIONS, Occurrence, OptionRule, ScanError, ScannedArgs, scan_args
+from .outputs import check_outputs
 
 if TYPE_CHECKING:
     from .policy import CommandPolicy
@@ -57,8 +59,17 @@ def check_command(
         )
     for name in input_files:
         _check_name(name, "input", policy.input_extensions)
-    _check_name(output_filename, "output", policy.output_extensions)
-    scanned = _scan(policy, parsed.args, output_filename)
+    extensions = policy.output_extensions
+    if parsed.several:
+        extensions = extensions | MULTI_FILE_EXTENSIONS
+    _check_name(output_filename, "output", extensions)
+    for pattern in parsed.patterns[1:]:
+        if pattern.extension not in extensions:
+            raise InvalidTaskError(
+                f"output pattern {pattern.text!r} must end with one of "
+                f"{', '.join('.' + e for e in sorted(extensions))}"
+            )
+    scanned = _scan(policy, parsed.args, output_filename, several=parsed.several)
     names = [group.name for group in scanned.inputs]
     if names != list(parsed.inputs):  # pragma: no cover - parse_command agrees by design
         raise InvalidTaskError(f"inputs {names} do not match the command's -i {parsed.inputs}")
@@ -66,10 +77,11 @@ def check_command(
         raise InvalidTaskError(
             f"command reads {len(names)} inputs; the limit is {policy.max_inputs}"
         )
-    labels = _check_options(policy, scanned, len(names))
+    labels = _check_options(policy, scanned, len(names), several=parsed.several)
     for option in scanned.output_options:
         if option.name == "map" and option.value is not None:
             _check_map(option, len(names), labels)
+    check_outputs(policy, scanned, parsed.patterns)
     for name in input_files:
         if name not in names:
             raise InvalidTaskError(
@@ -93,9 +105,11 @@ def _check_name(name: str, role: str, extensions: frozenset[str]) -> None:
         )
 
 
-def _scan(policy: CommandPolicy, args: tuple[str, ...], output: str) -> ScannedArgs:
+def _scan(
+    policy: CommandPolicy, args: tuple[str, ...], output: str, *, several: bool
+) -> ScannedArgs:
     try:
-        return scan_args(args, output=output, extra=policy.extra_options)
+        return scan_args(args, output=output, extra=policy.extra_options, several=several)
     except ScanError as exc:
         message = str(exc)
         for name in SERVER_OPTIONS:
@@ -104,7 +118,9 @@ def _scan(policy: CommandPolicy, args: tuple[str, ...], output: str) -> ScannedA
         raise InvalidTaskError(message) from None
 
 
-def _check_options(policy: CommandPolicy, scanned: ScannedArgs, inputs: int) -> set[str]:
+def _check_options(
+    policy: CommandPolicy, scanned: ScannedArgs, inputs: int, *, several: bool
+) -> set[str]:
     """Check every option's value; return the output labels of ``-filter_complex``."""
     labels: set[str] = set()
     for option in scanned.all_options():
@@ -112,7 +128,9 @@ def _check_options(policy: CommandPolicy, scanned: ScannedArgs, inputs: int) -> 
             continue
         rule = policy.extra_options.get(option.name) or OPTIONS[option.name]
         is_input = any(option in group.options for group in scanned.inputs)
-        problem = _problem(policy, option, rule, is_input=is_input, inputs=inputs, labels=labels)
+        problem = _problem(
+            policy, option, rule, is_input=is_input, inputs=inputs, labels=labels, several=several
+        )
         if problem:
             raise InvalidTaskError(f"value {_shown(option.value)} of {option.token} {problem}")
     return labels
@@ -126,6 +144,7 @@ def _problem(
     is_input: bool,
     inputs: int,
     labels: set[str],
+    several: bool,
 ) -> str | None:
     value = option.value
     assert value is not None
@@ -133,8 +152,15 @@ def _problem(
     if check == "codec":
         return None if value in policy.codecs else _one_of(policy.codecs)
     if check == "format":
-        allowed = policy.demuxers if is_input else policy.muxers
-        return None if value in allowed else _one_of(allowed)
+        if is_input:
+            return None if value in policy.demuxers else _one_of(policy.demuxers)
+        return _muxer_problem(policy, value, several=several)
+    if check == "segment_format":
+        if value in policy.muxers and value not in {"image2", "webp", "gif", "apng"}:
+            return None
+        return _one_of(policy.muxers - {"image2", "webp", "gif", "apng"})
+    if check == "output_name":
+        return None  # a name the output writes: checked with the declared outputs
     if check == "pixel_format":
         return None if value in policy.pixel_formats else _one_of(policy.pixel_formats)
     if check == "threads":
@@ -155,6 +181,24 @@ def _problem(
         return None
     assert callable(check)
     return check(value, policy)
+
+
+def _muxer_problem(policy: CommandPolicy, value: str, *, several: bool) -> str | None:
+    if value == "tee":
+        return (
+            "is not allowed: tee names its files and protocols inside one argument, where "
+            "they cannot be checked; write several outputs instead, each with its own -map "
+            "and name (declare them with outputs=)"
+        )
+    allowed = policy.muxers | MULTI_FILE_MUXERS if several else policy.muxers
+    if value in allowed:
+        return None
+    if value in MULTI_FILE_MUXERS:
+        return (
+            f"{_one_of(allowed)} ({value} writes several files: declare them with outputs=, "
+            "e.g. outputs=['*.ts'])"
+        )
+    return _one_of(allowed)
 
 
 def _threads(policy: CommandPolicy, value: str) -> str | None:

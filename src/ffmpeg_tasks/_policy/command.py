@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
 from .._errors import InvalidTaskError
 from .._names import check_file_name
+from .._patterns import Pattern, declared_patterns
 
 __all__ = ["ParsedCommand", "parse_command", "split_command"]
 
@@ -28,6 +29,14 @@ class ParsedCommand:
     args: tuple[str, ...]
     #: Values of every ``-i``, in order.
     inputs: tuple[str, ...]
+    #: The files the command may write: the main output (an exact name) first, then the
+    #: declared output patterns.
+    patterns: tuple[Pattern, ...]
+
+    @property
+    def several(self) -> bool:
+        """Whether the task declared outputs beside the main one."""
+        return len(self.patterns) > 1
 
 
 def split_command(command: object) -> tuple[str, ...]:
@@ -54,9 +63,12 @@ def split_command(command: object) -> tuple[str, ...]:
 
 
 def parse_command(
-    command: object, input_files: Mapping[str, str], output_filename: object
+    command: object,
+    input_files: Mapping[str, str],
+    output_filename: object,
+    outputs: Iterable[str] = (),
 ) -> ParsedCommand:
-    """Check that the command, its declared inputs and its output agree.
+    """Check that the command, its declared inputs and its outputs agree.
 
     Raises:
         InvalidTaskError: the message names the offending file or token.
@@ -72,6 +84,7 @@ def parse_command(
     output = check_file_name(output_filename, "output", error=InvalidTaskError)
     if output in input_files:
         raise InvalidTaskError(f"output {output!r} is also declared as an input; pick another name")
+    patterns = declared_patterns(output, outputs, input_files)
 
     args = split_command(command)
     inputs: list[str] = []
@@ -94,10 +107,12 @@ def parse_command(
             raise InvalidTaskError(
                 f"input {name!r} is declared in input_files but the command never uses it"
             )
-    if output not in args:
+    # With several outputs the main one may be a name a sequence or a variant expands to
+    # (thumb_001.jpg, out_hi.m3u8): a strict policy proves the command writes it.
+    if output not in args and len(patterns) == 1:
         raise InvalidTaskError(
             f"output {output!r} does not appear in the command; end it with the output name"
         )
     if output in inputs:
         raise InvalidTaskError(f"output {output!r} is also read with '-i'; pick another name")
-    return ParsedCommand(args=args, inputs=tuple(inputs))
+    return ParsedCommand(args=args, inputs=tuple(inputs), patterns=patterns)

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .command import ParsedCommand
-from .options import Occurrence, ScannedArgs
+from .muxers import muxer_of
+from .options import Occurrence, OutputGroup, ScannedArgs
 
 if TYPE_CHECKING:
     from .policy import CommandPolicy
@@ -28,8 +29,10 @@ def guarded_args(
     ``-threads`` (unless given), ``-max_pixels``, ``-protocol_whitelist file`` and
     ``-format_whitelist`` of the policy's demuxers. Before the output name: ``-threads``
     (unless given), ``-max_pixels``, ``-t max_duration`` (unless ``-t``/``-to`` is given,
-    which the check bounded) and ``-fs max_output_bytes``. First of all: ``-filter_threads``
-    and ``-filter_complex_threads`` unless given.
+    which the check bounded) and ``-fs max_output_bytes``; before each numbered image
+    sequence also ``-frames:v max_output_files`` (unless ``-frames`` is given, which the
+    check bounded). First of all: ``-filter_threads`` and ``-filter_complex_threads``
+    unless given.
     """
     threads = str(policy.max_threads)
     pixels = str(policy.max_width * policy.max_height)
@@ -44,12 +47,17 @@ def guarded_args(
         _guard_threads(inserts, group.options, group.index, threads)
         inserts[group.index] += ["-max_pixels", pixels, "-protocol_whitelist", INPUT_PROTOCOLS]
         inserts[group.index] += ["-format_whitelist", whitelist]
-    output = scanned.output_options
-    _guard_threads(inserts, output, scanned.output_index, threads)
-    guard = ["-max_pixels", pixels]
-    if not (_has(output, "t") or _has(output, "to")):
-        guard += ["-t", f"{policy.max_duration:g}"]
-    inserts[scanned.output_index] += [*guard, "-fs", str(policy.max_output_bytes)]
+    for out in scanned.outputs:
+        output = out.options
+        _guard_threads(inserts, output, out.index, threads)
+        guard = ["-max_pixels", pixels]
+        if not (_has(output, "t") or _has(output, "to")):
+            guard += ["-t", f"{policy.max_duration:g}"]
+        if _numbered_images(out) and not any(o.name == "frames" for o in output):
+            # one file per frame: the frame count is the file count (a caller's own
+            # -frames is bounded by the check instead)
+            guard += ["-frames:v", str(policy.max_output_files)]
+        inserts[out.index] += [*guard, "-fs", str(policy.max_output_bytes)]
     for index, token in enumerate(parsed.args):
         args += inserts.get(index, [])
         args.append(token)
@@ -71,6 +79,14 @@ def _guard_threads(
         return
     start = min((option.index for option in options), default=end)
     inserts[start] += ["-threads", threads]
+
+
+def _numbered_images(group: OutputGroup) -> bool:
+    return (
+        muxer_of(group) == "image2"
+        and "%" in group.name
+        and not any(option.name == "update" and option.value == "1" for option in group.options)
+    )
 
 
 def _has(options: Iterable[Occurrence], name: str) -> bool:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Literal
 
 import attrs
 
 from . import values as v
+from .muxers import MUXER_OPTIONS
+from .rules import OptionRule, Scope, Special
 
 __all__ = [
     "ALIASES",
@@ -18,17 +19,11 @@ __all__ = [
     "InputGroup",
     "Occurrence",
     "OptionRule",
+    "OutputGroup",
     "ScanError",
     "ScannedArgs",
     "scan_args",
 ]
-
-Scope = Literal["input", "output", "global"]
-#: A value checked by the policy itself because it needs its lists (codecs, filters...).
-Special = Literal[
-    "codec", "format", "filtergraph", "filter_complex", "map", "pixel_format", "threads",
-    "metadata", "bsf",
-]  # fmt: skip
 
 #: What may follow ``-opt:`` for a stream: ``v``, ``a:0``, ``1``, ``V``...
 STREAM_SPECIFIER = re.compile(r"(?:[vVasdt](?::\d{1,3})?|\d{1,3})")
@@ -43,18 +38,6 @@ _GLOBAL: frozenset[Scope] = frozenset({"global"})
 
 class ScanError(ValueError):
     """The argv is not a command strict mode understands; the message names the token."""
-
-
-@attrs.frozen(kw_only=True)
-class OptionRule:
-    """Where an option may stand and what its value must look like."""
-
-    #: Where it may stand: before an input, before the output, or anywhere (global).
-    scope: frozenset[Scope]
-    #: The check of its value; None for a flag that takes no value.
-    value: v.ValueCheck | Special | None
-    #: Which ``:specifier`` it accepts: none, a stream specifier, or a metadata specifier.
-    specifier: Literal["none", "stream", "metadata"] = "none"
 
 
 def _out(value: v.ValueCheck | Special | None, spec: bool = True) -> OptionRule:
@@ -199,6 +182,8 @@ OPTIONS: Mapping[str, OptionRule] = {
     "id3v2_version": _out(v.choice("0", "3", "4"), spec=False),
     "update": _out(_INT(0, 1, integer=True), spec=False),
     "shortest": _FLAG_OUT,
+    # the options of the hls, dash, segment and image2 muxers, each only for its own
+    **MUXER_OPTIONS,
 }
 
 #: Old spellings -> (option, the stream specifier they imply).
@@ -247,15 +232,28 @@ class InputGroup:
 
 
 @attrs.frozen(kw_only=True)
+class OutputGroup:
+    """One output name and the options before it (after the previous output or input)."""
+
+    name: str
+    #: Index of the name in the argv.
+    index: int
+    options: tuple[Occurrence, ...]
+
+
+@attrs.frozen(kw_only=True)
 class ScannedArgs:
     """An argv split the way ffmpeg splits it."""
 
     globals: tuple[Occurrence, ...]
     inputs: tuple[InputGroup, ...]
-    #: The output's options, in order.
-    output_options: tuple[Occurrence, ...]
-    #: Index of the output name, always the last token.
-    output_index: int
+    #: Every output, in order; the last one ends the argv.
+    outputs: tuple[OutputGroup, ...]
+
+    @property
+    def output_options(self) -> tuple[Occurrence, ...]:
+        """The options of every output, in argv order."""
+        return tuple(option for group in self.outputs for option in group.options)
 
     def all_options(self) -> tuple[Occurrence, ...]:
         """Every option occurrence, in argv order."""
@@ -290,20 +288,28 @@ def _resolve(token: str) -> tuple[str, str, OptionRule]:
 
 
 def scan_args(
-    args: Sequence[str], *, output: str, extra: Mapping[str, OptionRule] = MappingProxyType({})
+    args: Sequence[str],
+    *,
+    output: str,
+    extra: Mapping[str, OptionRule] = MappingProxyType({}),
+    several: bool = False,
 ) -> ScannedArgs:
     """Walk an argv the way ffmpeg does, with only the allowed options.
 
     Args:
         args: The argv without the program name.
-        output: The declared output name; it must be the last token and the only bare one.
+        output: The declared main output name; with ``several`` False it must be the last
+            token and the only bare one.
         extra: Options added by the application (see ``CommandPolicy.allowing``).
+        several: Every bare token is an output (checked afterwards against the declared
+            output patterns); the last one must end the argv.
 
     Raises:
         ScanError: naming the first token that is not allowed or out of place.
     """
     globals_: list[Occurrence] = []
     inputs: list[InputGroup] = []
+    outputs: list[OutputGroup] = []
     pending: list[Occurrence] = []
     index = 0
     while index < len(args):
@@ -318,14 +324,18 @@ def scan_args(
             index += 2
             continue
         if not token.startswith("-") or token == "-":
-            if token != output:
+            if token == "-" or (token != output and not several):
                 raise ScanError(
                     f"unexpected {token!r}: only the output {output!r} may stand without an "
                     "option before it"
                 )
-            if index != len(args) - 1:
-                raise ScanError(f"the output {output!r} must be the last argument")
-            break
+            for option in pending:
+                if "output" not in _rule_of(option, extra).scope:
+                    raise ScanError(f"option {option.token!r} cannot be used on the output")
+            outputs.append(OutputGroup(name=token, index=index, options=tuple(pending)))
+            pending = []
+            index += 1
+            continue
         name, specifier, rule = _resolve_with(token, extra)
         value = None
         if rule.value is not None:
@@ -337,17 +347,13 @@ def scan_args(
         )
         (globals_ if rule.scope == _GLOBAL else pending).append(occurrence)
         index += 1 if rule.value is None else 2
-    else:
+    if not outputs:
         raise ScanError(f"the command must end with the output name {output!r}")
-    for option in pending:
-        if "output" not in _rule_of(option, extra).scope:
-            raise ScanError(f"option {option.token!r} cannot be used on the output")
-    return ScannedArgs(
-        globals=tuple(globals_),
-        inputs=tuple(inputs),
-        output_options=tuple(pending),
-        output_index=index,
-    )
+    if pending or outputs[-1].index != len(args) - 1:
+        last = outputs[-1].name
+        what = "the output" if len(outputs) == 1 else "the last output"
+        raise ScanError(f"{what} {last!r} must be the last argument")
+    return ScannedArgs(globals=tuple(globals_), inputs=tuple(inputs), outputs=tuple(outputs))
 
 
 def _resolve_with(token: str, extra: Mapping[str, OptionRule]) -> tuple[str, str, OptionRule]:

@@ -29,7 +29,7 @@ __all__ = ["CommandPolicy"]
 #: The bounds ``strict()`` accepts by name.
 BOUNDS = (
     "max_inputs", "max_duration", "max_width", "max_height", "max_frame_rate", "max_threads",
-    "max_command_length", "max_output_bytes",
+    "max_command_length", "max_output_bytes", "max_output_files", "max_total_output_bytes",
 )  # fmt: skip
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -75,6 +75,11 @@ class CommandPolicy:
     max_command_length: int = attrs.field(default=8192, validator=_positive)
     #: Largest output file; placed as ``-fs`` (ffmpeg stops near it, not exactly at it).
     max_output_bytes: int = attrs.field(default=4 * 1024**3, validator=_positive)
+    #: Most files one task may write (a ladder's playlists and segments, thumbnails); also
+    #: placed as ``-frames:v`` on image sequences, which write one file per frame.
+    max_output_files: int = attrs.field(default=10_000, validator=_positive)
+    #: Most bytes all of one task's outputs may hold together.
+    max_total_output_bytes: int = attrs.field(default=16 * 1024**3, validator=_positive)
     #: Allowed filters and, for each, its allowed options.
     filters: Mapping[str, FilterRule] = FILTERS
     #: Allowed codec names for ``-c`` (``copy`` included).
@@ -188,24 +193,33 @@ class CommandPolicy:
         )
 
     def prepare(
-        self, command: str, *, input_files: Mapping[str, str], output_filename: str
+        self,
+        command: str,
+        *,
+        input_files: Mapping[str, str],
+        output_filename: str,
+        outputs: Iterable[str] = (),
     ) -> tuple[str, ...]:
         """Check a command; return the exact argv to run (without ``ffmpeg``), guards included.
 
-        Every policy checks that the file names are plain, that each declared input is used
-        and that the command names its output; a trusted policy then returns the arguments
-        as given. Arguments after ``command`` are keyword-only, so that other ways
-        of naming outputs can join ``output_filename`` later.
+        Every policy checks that the file names are plain, that each declared input is used,
+        that the command names its main output and that no output pattern matches an input;
+        a trusted policy then returns the arguments as given. A strict one also proves that
+        every file the command may write is the main output or matches a declared pattern.
 
         Args:
             command: ffmpeg's arguments, with or without a leading ``ffmpeg``.
             input_files: Each file name the command reads -> its URL (checked by the fetcher).
-            output_filename: The file the command writes.
+            output_filename: The main output: the file the command writes (for a ladder, its
+                master playlist).
+            outputs: The other files it writes: exact names, ``%03d`` sequences and globs
+                such as ``*.ts``; declaring them allows the hls, dash and segment muxers,
+                image sequences and several output files.
 
         Raises:
             InvalidTaskError: naming the offending file or token.
         """
-        parsed = parse_command(command, input_files, output_filename)
+        parsed = parse_command(command, input_files, output_filename, outputs)
         if self.is_trusted:
             return parsed.args
         scanned = check_command(

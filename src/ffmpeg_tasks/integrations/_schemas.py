@@ -11,20 +11,60 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._models import Health, Task, TaskPhase, TaskStatus
+from .._expect import Expectation
+from .._media import MediaInfo
+from .._models import Health, Output, Task, TaskPhase, TaskStatus
 
 __all__ = [
     "ErrorResponse",
+    "ExpectationBody",
     "FfmpegHealth",
     "Liveness",
+    "MediaResponse",
+    "OutputResponse",
     "RegisterRequest",
     "TaskList",
     "TaskResponse",
 ]
 
 
+class ExpectationBody(BaseModel):
+    """What one output (or each output matching a declared pattern) must be like once probed;
+    fields left out are not checked."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    output: str | None = Field(
+        default=None,
+        description="The declared output name or pattern it is about; the main output if absent.",
+    )
+    duration: float | str | None = Field(
+        default=None,
+        description="Seconds, or the name of an input whose probed duration it must have.",
+    )
+    tolerance: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Seconds it may be off (0.5)."
+    )
+    video: int | None = Field(default=None, description="How many video streams.")
+    audio: int | None = Field(default=None, description="How many audio streams.")
+    subtitle: int | None = Field(default=None, description="How many subtitle streams.")
+    video_codec: str | None = Field(default=None, description="Codec of every video stream.")
+    audio_codec: str | None = Field(default=None, description="Codec of every audio stream.")
+    width: int | None = Field(default=None, description="Width of the first video stream.")
+    height: int | None = Field(default=None, description="Height of the first video stream.")
+
+    def checks(self) -> dict[str, object]:
+        """The fields that were given, for ``TaskManager.register(expect=...)``."""
+        return self.model_dump(exclude_none=True)
+
+    @classmethod
+    def from_expectation(cls, expectation: Expectation) -> ExpectationBody:
+        return cls.model_validate(expectation.to_dict())
+
+
 class RegisterRequest(BaseModel):
-    """``POST /ffmpeg/register``: the original service's three fields, plus ``timeout``."""
+    """``POST /ffmpeg/register``: the original service's three fields, plus ``timeout``, the
+    other files the command writes (``outputs``) and what they must be like (``expect``)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -46,7 +86,19 @@ class RegisterRequest(BaseModel):
         description="Each input file name the command reads -> the URL it is fetched from.",
     )
     output_filename: str = Field(
-        description="The plain file name the command writes; it is uploaded when ffmpeg succeeds.",
+        description="The main output: the plain file name the command writes (for an HLS "
+        "ladder, its master playlist); it is uploaded when ffmpeg succeeds.",
+    )
+    outputs: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="The other files the command writes, uploaded too: exact names, ffmpeg "
+        "sequences such as 'thumb_%03d.jpg' and globs without folders such as '*.ts'.",
+    )
+    expect: list[ExpectationBody] | None = Field(
+        default=None,
+        max_length=32,
+        description="What the probed outputs must be like; the task fails when one differs.",
     )
     timeout: float | None = Field(
         default=None,
@@ -54,6 +106,53 @@ class RegisterRequest(BaseModel):
         allow_inf_nan=False,
         description="Wall-clock limit of the run in seconds; the server's default when absent.",
     )
+
+
+class MediaResponse(BaseModel):
+    """What probing an output found (ffprobe's facts)."""
+
+    format: str = Field(description="The demuxer that read it, e.g. 'hls' or 'mpegts'.")
+    duration: float | None
+    bit_rate: int | None
+    streams: list[dict[str, str | int | float | None]] = Field(
+        description="Each stream: index, type, codec, width, height, frame_rate, sample_rate, "
+        "channels, bit_rate, duration."
+    )
+
+    @classmethod
+    def from_media(cls, media: MediaInfo) -> MediaResponse:
+        return cls(
+            format=media.format,
+            duration=media.duration,
+            bit_rate=media.bit_rate,
+            streams=[stream.to_dict() for stream in media.streams],
+        )
+
+
+class OutputResponse(BaseModel):
+    """One stored output of a task."""
+
+    name: str
+    url: str = Field(description="Where it was stored (file:// or s3://).")
+    download_url: str | None = Field(description="A browser-ready URL, when the storage makes one.")
+    download_url_expires_at: datetime | None
+    size: int
+    content_type: str | None
+    sha256: str | None = Field(description="SHA-256 of its bytes, hex.")
+    media: MediaResponse | None = Field(description="What probing it found; null if unprobed.")
+
+    @classmethod
+    def from_output(cls, output: Output) -> OutputResponse:
+        return cls(
+            name=output.name,
+            url=output.url,
+            download_url=output.download_url,
+            download_url_expires_at=output.download_expires_at,
+            size=output.size,
+            content_type=output.content_type,
+            sha256=output.sha256,
+            media=None if output.media is None else MediaResponse.from_media(output.media),
+        )
 
 
 class TaskResponse(BaseModel):
@@ -69,13 +168,18 @@ class TaskResponse(BaseModel):
     )
     command: str
     input_files: dict[str, str]
-    output_filename: str
-    output_url: str | None = Field(description="Where the output was stored, once completed.")
+    output_filename: str = Field(description="The main output's name.")
+    output_patterns: list[str] = Field(description="The other files it writes, as registered.")
+    expect: list[ExpectationBody] = Field(description="What its outputs must be like.")
+    output_url: str | None = Field(description="Where the main output was stored, once completed.")
     download_url: str | None = Field(
-        description="A URL a browser can download the output from, when the storage makes one."
+        description="A URL a browser can download the main output from, when the storage makes one."
     )
     download_url_expires_at: datetime | None = Field(
         description="When download_url stops working at the latest (UTC), when it expires."
+    )
+    outputs: list[OutputResponse] = Field(
+        description="Every stored output, the main one first, once completed."
     )
     error: str | None = Field(description="Why the task failed or was cancelled.")
     timeout: float | None
@@ -94,9 +198,12 @@ class TaskResponse(BaseModel):
             command=task.command,
             input_files=dict(task.input_files),
             output_filename=task.output_filename,
+            output_patterns=list(task.output_patterns),
+            expect=[ExpectationBody.from_expectation(e) for e in task.expect],
             output_url=task.output_url,
             download_url=task.download_url,
             download_url_expires_at=task.download_expires_at,
+            outputs=[OutputResponse.from_output(output) for output in task.outputs],
             error=task.error,
             timeout=task.timeout,
             created_at=task.created_at,

@@ -234,6 +234,8 @@ def _router(
             body.command,
             body.input_files,
             body.output_filename,
+            outputs=body.outputs,
+            expect=None if body.expect is None else [e.checks() for e in body.expect],
             timeout=body.timeout,
             owner=owner,
         )

@@ -19,12 +19,14 @@ import anyio.to_thread
 
 from .._checks import check_optional_seconds, check_positive_int, check_seconds
 from .._errors import ConfigurationError, RunError
+from .._media import MediaInfo
 from .._models import Health
 from .._protocols import ProgressCallback
 from ._binary import ENV_VAR, ffmpeg_version, find_ffmpeg, scrubbed_env
 from ._exit import exit_signal, failure_message
 from ._launcher import cannot_execute, launcher_argv
 from ._limits import DEFAULT_LIMITS, ResourceLimits, describe_limits, rlimits
+from ._probe import PROBE_MODES, ProbeMode, Prober, find_prober, probe_files
 from ._progress import LineSplitter, ProgressTracker
 from ._sandbox import (
     MODES,
@@ -101,6 +103,10 @@ class SubprocessRunner(anyio.abc.AsyncResource):
         timeout: Seconds a run may take, wall clock; None for no limit.
         nice: How many steps below the service's CPU priority ffmpeg runs, 0 (the same) to
             19 (the lowest); see above.
+        probe: How outputs are probed, in the same sandbox and limits as ffmpeg:
+            ``"auto"`` uses ffprobe when one is next to ffmpeg or on ``PATH``, else PyAV
+            when installed, else none; ``"ffprobe"`` or ``"pyav"`` insist on one;
+            ``"none"`` never probes.
 
     Raises:
         ConfigurationError: a setting is out of range.
@@ -119,6 +125,7 @@ class SubprocessRunner(anyio.abc.AsyncResource):
         limits: ResourceLimits | None = DEFAULT_LIMITS,
         timeout: float | None = None,
         nice: int = DEFAULT_NICE,
+        probe: ProbeMode = "auto",
     ) -> None:
         check_positive_int(stderr_tail_lines, "stderr_tail_lines")
         check_seconds(kill_grace, "kill_grace", zero_ok=True)
@@ -131,6 +138,10 @@ class SubprocessRunner(anyio.abc.AsyncResource):
             raise ConfigurationError(
                 f"nice must be a whole number from 0 (ffmpeg at the service's CPU priority) to "
                 f"{MAX_NICE} (the lowest priority), got {nice!r}"
+            )
+        if probe not in PROBE_MODES:
+            raise ConfigurationError(
+                f"probe must be one of {', '.join(map(repr, PROBE_MODES))}, got {probe!r}"
             )
         relative = [os.fspath(path) for path in sandbox_paths if not os.path.isabs(path)]
         if relative:
@@ -147,6 +158,9 @@ class SubprocessRunner(anyio.abc.AsyncResource):
         self._limits = limits
         self._timeout = timeout
         self._nice = nice
+        self._probe_mode: ProbeMode = probe
+        #: The probe found on first use: (it,) once looked for.
+        self._prober: tuple[Prober | None] | None = None
         #: (the binary's identity, its version): health() need not run it every time.
         self._version: tuple[tuple[str, int, int, int], str] | None = None
 
@@ -233,6 +247,43 @@ class SubprocessRunner(anyio.abc.AsyncResource):
             )
         return "\n".join(tail)
 
+    async def probe(
+        self, names: Sequence[str], *, workdir: Path
+    ) -> Sequence[MediaInfo | None] | None:
+        """Probe files in ``workdir`` in ffmpeg's sandbox and limits (see ``_probe.py``).
+
+        Returns None when there is no probe (``probe="none"``, or ``"auto"`` without ffprobe
+        or PyAV); a file that is not media the probe reads gets no facts (None in the list).
+
+        Raises:
+            ConfigurationError: the probe asked for is missing, or ``sandbox="bubblewrap"``
+                and the sandbox cannot be used.
+            RunError: the probe crashed, hung or reached a limit.
+        """
+        ffmpeg = await self.ffmpeg_path()
+        prober = await self._find_prober(ffmpeg)
+        if prober is None:
+            return None
+        workdir = Path(await anyio.Path(workdir).absolute())
+        sandbox = await self._sandbox_status(ffmpeg)
+        if not sandbox.active and self._sandbox_mode == "bubblewrap":
+            raise ConfigurationError(sandbox.ffmpeg_error or _unavailable(sandbox))
+        return await probe_files(
+            prober,
+            names,
+            workdir=workdir,
+            sandbox=sandbox,
+            read_only=self._sandbox_paths,
+            limits=self._limits,
+            nice=self._nice,
+            env=scrubbed_env(workdir) if self._env is None else self._env,
+        )
+
+    async def _find_prober(self, ffmpeg: Path) -> Prober | None:
+        if self._prober is None:
+            self._prober = (await anyio.to_thread.run_sync(find_prober, self._probe_mode, ffmpeg),)
+        return self._prober[0]
+
     async def health(self) -> Health:
         """Where ffmpeg is, its version, the sandbox and the limits; problems are reported, not raised.
 
@@ -256,6 +307,14 @@ class SubprocessRunner(anyio.abc.AsyncResource):
         except ConfigurationError as exc:
             details["sandbox"] = "unknown: there is no ffmpeg to run in it"
             return Health(ffmpeg_found=False, error=str(exc), details=details)
+        try:
+            prober = await self._find_prober(path)
+        except ConfigurationError as exc:
+            details["probe"] = f"unavailable: {exc}"
+        else:
+            details["probe"] = (
+                "off: outputs are not probed" if prober is None else prober.describe()
+            )
         sandbox = await self._sandbox_status(path)
         if sandbox.active:
             details["sandbox"] = f"on: {sandbox.version} ({sandbox.bwrap})"

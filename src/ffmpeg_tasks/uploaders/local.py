@@ -59,6 +59,17 @@ class LocalUploader(AsyncResource):
             raise
         return output
 
+    async def delete(self, *, task_id: str, name: str) -> None:
+        """Remove a stored output (and the task's folder once empty); a missing one is fine."""
+        check_file_name(task_id, "task id", error=UploadError)
+        check_file_name(name, "output", error=UploadError)
+        try:
+            await anyio.to_thread.run_sync(self._discard, task_id, name)
+        except OSError as exc:
+            raise UploadError(
+                f"could not delete {self._directory / task_id / name}: {exc.strerror or exc}"
+            ) from exc
+
     def _store(self, source: Path, task_id: str, name: str, stored: threading.Event) -> Output:
         folder = self._directory / task_id
         destination = folder / name

@@ -4,13 +4,12 @@ transfer."""
 from __future__ import annotations
 
 import logging
-import mimetypes
 import os
 import stat
 import threading
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -18,6 +17,7 @@ import anyio.to_thread
 from anyio.abc import AsyncResource
 
 from .._errors import ConfigurationError, UploadError
+from .._media_types import content_type
 from .._models import Output, utcnow
 from .._names import check_file_name
 from .._s3 import (
@@ -38,48 +38,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from s3transfer.futures import TransferFuture
 
-__all__ = ["S3Uploader"]
+__all__ = ["S3Uploader", "content_type"]
 
 logger = logging.getLogger("ffmpeg_tasks")
-
-#: Media types of the containers ffmpeg writes most, so they do not depend on the machine's
-#: ``/etc/mime.types`` (which maps ``.ts`` to Qt translations on some systems).
-_MEDIA_TYPES = {
-    ".aac": "audio/aac",
-    ".avi": "video/x-msvideo",
-    ".flac": "audio/flac",
-    ".gif": "image/gif",
-    ".jpeg": "image/jpeg",
-    ".jpg": "image/jpeg",
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".m4a": "audio/mp4",
-    ".m4v": "video/mp4",
-    ".mkv": "video/x-matroska",
-    ".mov": "video/quicktime",
-    ".mp3": "audio/mpeg",
-    ".mp4": "video/mp4",
-    ".mpd": "application/dash+xml",
-    ".oga": "audio/ogg",
-    ".ogg": "audio/ogg",
-    ".ogv": "video/ogg",
-    ".opus": "audio/ogg",
-    ".png": "image/png",
-    ".srt": "application/x-subrip",
-    ".ts": "video/mp2t",
-    ".vtt": "text/vtt",
-    ".wav": "audio/wav",
-    ".webm": "video/webm",
-    ".webp": "image/webp",
-}
-#: Python's built-in table only: the same answer on every machine.
-_BUILTIN_TYPES = mimetypes.MimeTypes()
-
-
-def content_type(name: str) -> str:
-    """The ``Content-Type`` an output named ``name`` is stored with."""
-    suffix = PurePath(name).suffix.lower()
-    guessed = _MEDIA_TYPES.get(suffix) or _BUILTIN_TYPES.guess_type(name, strict=False)[0]
-    return guessed or "application/octet-stream"
 
 
 class S3Uploader(AsyncResource):
@@ -242,6 +203,29 @@ class S3Uploader(AsyncResource):
             download_expires_at=expires_at,
             size=size,
         )
+
+    async def delete(self, *, task_id: str, name: str) -> None:
+        """Delete a stored output's object; a missing one is fine (S3 says so too).
+
+        Raises:
+            UploadError: the id or name is not a plain file name, or S3 refused or failed.
+        """
+        key = self.key(task_id=task_id, name=name)
+        client = self._connection.client
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: client().delete_object(Bucket=self._bucket, Key=key)
+            )
+        except s3_exceptions() as exc:
+            raise UploadError(
+                describe_failure(
+                    exc,
+                    doing=f"deleting s3://{self._bucket}/{key}",
+                    bucket=self._bucket,
+                    settings=self._connection.settings,
+                    permission=f"s3:DeleteObject on arn:aws:s3:::{self._bucket}/{self._prefix}*",
+                )
+            ) from exc
 
     def _delete_quietly(self, key: str) -> None:
         """Delete our object if it exists; a failure is logged, as nobody is left to tell."""
