@@ -30,16 +30,18 @@ async def test_the_program_starts_with_the_limits_and_niceness_set_from_outside(
     cat = shutil.which("cat")
     assert cat is not None
     files = ["/proc/self/status", "/proc/self/limits", "/proc/self/stat", "/proc/self/environ"]
+    stdin, gate = os.pipe()
     process = await anyio.open_process(
         gate_argv([cat, *files]),
-        stdin=subprocess.PIPE,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         start_new_session=True,
         env={"LANG": "C.UTF-8"},
     )
+    os.close(stdin)
     async with process:
         limits = [("RLIMIT_CPU", 100, 105), ("RLIMIT_NOFILE", 64, 64)]
-        await open_gate(process, rlimits=limits, nice=5)
+        await open_gate(process.pid, gate, rlimits=limits, nice=5)
         assert process.stdout is not None
         output = b"".join([chunk async for chunk in process.stdout]).decode()
         assert await process.wait() == 0
@@ -61,26 +63,29 @@ async def test_a_gate_never_opened_starts_nothing(tmp_path: Path) -> None:
     marker = tmp_path / "started"
     touch = shutil.which("touch")
     assert touch is not None
+    stdin, gate = os.pipe()
     process = await anyio.open_process(
-        gate_argv([touch, str(marker)]), stdin=subprocess.PIPE, start_new_session=True
+        gate_argv([touch, str(marker)]), stdin=stdin, start_new_session=True
     )
+    os.close(stdin)
     async with process:
-        assert process.stdin is not None
-        await process.stdin.aclose()  # what a service that died before opening it leaves
+        os.close(gate)  # what a service that died before opening it leaves
         assert await process.wait() == ABANDONED_STATUS
     assert not marker.exists()
 
 
 @pytest.mark.anyio
 async def test_a_program_that_cannot_run_is_reported_like_the_launchers(tmp_path: Path) -> None:
+    stdin, gate = os.pipe()
     process = await anyio.open_process(
         gate_argv([str(tmp_path / "missing")]),
-        stdin=subprocess.PIPE,
+        stdin=stdin,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    os.close(stdin)
     async with process:
-        await open_gate(process, rlimits=(), nice=0)
+        await open_gate(process.pid, gate, rlimits=(), nice=0)
         returncode = await process.wait()
         assert process.stderr is not None
         stderr = (await process.stderr.receive()).decode()

@@ -8,7 +8,7 @@ launcher) and then waits for one line on its stdin. Meanwhile the runner sets th
 shell's resource limits (``prlimit``), its niceness and its autogroup's niceness
 (``/proc/<pid>/autogroup``, with the launcher's retries); then it writes ``go`` and the shell
 replaces itself with ``bwrap`` (same process, same process group), which inherits all of it,
-with stdin moved to ``/dev/null``. ``SIGPIPE`` and ``SIGXFSZ`` are at their defaults already:
+with stdin moved to ``/dev/null``. The shell's stdin is a plain pipe, written once. ``SIGPIPE`` and ``SIGXFSZ`` are at their defaults already:
 ``subprocess`` restores them in every child, and the shell leaves them so.
 
 Nothing runs before the limits are set: if the service dies or the run is cancelled first,
@@ -29,7 +29,6 @@ import resource
 from collections.abc import Iterable, Sequence
 
 import anyio
-import anyio.abc
 
 from .._errors import ConfigurationError
 from ._launcher import CANNOT_EXECUTE
@@ -66,34 +65,33 @@ def gate_argv(argv: Sequence[str]) -> list[str]:
 
 
 async def open_gate(
-    process: anyio.abc.Process, *, rlimits: Iterable[tuple[str, int, int]], nice: int
+    pid: int, gate: int, *, rlimits: Iterable[tuple[str, int, int]], nice: int
 ) -> None:
-    """Give the waiting shell its limits and niceness, then let it start its program.
+    """Give the shell ``pid`` its limits and niceness, then let it start its program.
 
-    The shell's stdin is closed whatever happens: a gate left shut ends the shell.
+    ``gate`` is the writing end of the pipe that is the shell's stdin; it is closed whatever
+    happens, and a gate closed without ``go`` ends the shell.
 
     Raises:
         ConfigurationError: the limits or the niceness cannot be set.
     """
-    assert process.stdin is not None
     try:
         try:
-            _set_limits(process.pid, rlimits)
+            _set_limits(pid, rlimits)
             if nice:
-                niceness = _renice(process.pid, nice)
-                await _renice_autogroup(process.pid, niceness)
+                await _renice_autogroup(pid, _renice(pid, nice))
         except ProcessLookupError:
             return  # it died already; waiting for it tells how
         except PermissionError as exc:
             raise ConfigurationError(
                 f"cannot set the resource limits or the niceness of ffmpeg's sandbox: {exc}"
             ) from exc
-        await process.stdin.send(b"go\n")
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-        return  # the shell is gone: waiting for it tells how
+        try:
+            os.write(gate, b"go\n")  # a few bytes into an empty pipe: never blocks
+        except BrokenPipeError:
+            return  # the shell is gone: waiting for it tells how
     finally:
-        with anyio.CancelScope(shield=True):
-            await process.stdin.aclose()
+        os.close(gate)
 
 
 def _set_limits(pid: int, limits: Iterable[tuple[str, int, int]]) -> None:

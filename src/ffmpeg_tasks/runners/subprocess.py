@@ -189,9 +189,7 @@ class SubprocessRunner:
                 timeout, or ``workdir`` is not a folder.
         """
         ffmpeg = await self.ffmpeg_path()
-        workdir = Path(await anyio.Path(workdir).absolute())
-        if not await anyio.Path(workdir).is_dir():
-            raise RunError(f"working folder {workdir} does not exist")
+        workdir = await anyio.to_thread.run_sync(_existing_folder, Path(workdir))
         sandbox = await self._sandbox_status(ffmpeg)
         if not sandbox.active and self._sandbox_mode == "bubblewrap":
             raise ConfigurationError(sandbox.ffmpeg_error or _unavailable(sandbox))
@@ -204,10 +202,11 @@ class SubprocessRunner:
         where = os.fspath(sandbox.bwrap if sandbox.bwrap is not None else ffmpeg)
         tail: deque[str] = deque(maxlen=self._tail_lines)
         tracker = ProgressTracker(args)
+        gate = os.pipe() if gated else None  # (the shell's stdin, the runner's end)
         try:
             process = await anyio.open_process(
                 command,
-                stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if gate is None else gate[0],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=workdir,
@@ -215,11 +214,16 @@ class SubprocessRunner:
                 start_new_session=True,
             )
         except OSError as exc:
+            if gate is not None:
+                os.close(gate[1])
             raise ConfigurationError(_cannot_start(program, where, exc.strerror or exc)) from exc
+        finally:
+            if gate is not None:
+                os.close(gate[0])
         try:
-            if gated:
+            if gate is not None:
                 limits = () if self._limits is None else rlimits(self._limits)
-                await open_gate(process, rlimits=limits, nice=self._nice)
+                await open_gate(process.pid, gate[1], rlimits=limits, nice=self._nice)
             with anyio.move_on_after(self._timeout) as timer:
                 await _watch(process, tracker, tail, on_progress)
                 await process.wait()
@@ -368,6 +372,14 @@ class SubprocessRunner:
             raise ConfigurationError(
                 f"{exc}; run with sandbox='none', limits=None and nice=0, or from a regular Python"
             ) from exc
+
+
+def _existing_folder(path: Path) -> Path:
+    """``path`` made absolute; one trip to a worker thread for both steps."""
+    path = path.absolute()
+    if not path.is_dir():
+        raise RunError(f"working folder {path} does not exist")
+    return path
 
 
 def _unavailable(sandbox: SandboxStatus) -> str:
