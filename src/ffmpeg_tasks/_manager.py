@@ -133,6 +133,8 @@ class TaskManager:
         self._changes = ChangeFeed(self._store.get, poll_interval=poll_interval)
         self._limiter: anyio.CapacityLimiter | None = None
         self._scopes: dict[str, anyio.CancelScope] = {}
+        #: The open manager's watcher of its runs is running.
+        self._watching = False
         self._scheduled: set[str] = set()
         #: Tasks whose claim this manager is storing right now (no scope yet).
         self._claiming: set[str] = set()
@@ -602,7 +604,17 @@ class TaskManager:
         return final
 
     async def _work_until_cancelled_elsewhere(self, run: _Run, scope: anyio.CancelScope) -> None:
-        """Run the task while watching the store: another process sharing it may cancel it."""
+        """Run the task while watching the store: another process sharing it may cancel it.
+
+        In an open manager one watcher looks at every run of this manager (its scopes); a run
+        of a manager that is not open (``execute`` outside ``async with``) watches itself.
+        """
+        if self._task_group is not None:
+            if not self._watching:
+                self._watching = True
+                self._task_group.start_soon(self._cancel_runs_no_longer_running)
+            await run.work()
+            return
         failure: Exception | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(self._cancel_when_no_longer_running, run.task_id, scope)
@@ -614,6 +626,24 @@ class TaskManager:
                 group.cancel_scope.cancel()
         if failure is not None:
             raise failure
+
+    async def _cancel_runs_no_longer_running(self) -> None:
+        """The watcher of an open manager's runs; it ends when no run is left to watch."""
+        try:
+            while self._scopes:
+                await anyio.sleep(self._poll_interval)
+                for task_id, scope in list(self._scopes.items()):
+                    try:
+                        task = await self._store.get(task_id)
+                    except Exception:
+                        logger.warning(
+                            "task %s: could not re-read its status", task_id, exc_info=True
+                        )
+                        continue
+                    if task.status is not TaskStatus.RUNNING:
+                        scope.cancel()
+        finally:
+            self._watching = False
 
     async def _cancel_when_no_longer_running(self, task_id: str, scope: anyio.CancelScope) -> None:
         while True:
