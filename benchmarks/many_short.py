@@ -1,13 +1,18 @@
 """Many short tasks through one TaskManager against xargs -P running the same ffmpeg commands.
 
-A 2 s 320x240 clip (testsrc2 + sine) is made once. Each run then does, in alternating order,
-(a) N tasks through one ``TaskManager`` (``LocalFetcher`` over the clip's folder,
+A 2 s 320x240 clip (testsrc2 + sine) is made once. Each run then does, each arm going first
+in turn, (a) N tasks through one ``TaskManager`` (``LocalFetcher`` over the clip's folder,
 ``LocalUploader`` into a temporary folder, ``max_concurrency`` = the usable cores, the default
 runner settings: strict policy, bubblewrap sandbox, resource limits, progress parsing), all
-registered and started at once and waited for, and (b) the same ffmpeg command, N times, by
+registered and started at once and waited for, and (b) the user's ffmpeg command, N times, by
 ``xargs -P<cores>`` with the same ffmpeg binary, reading the same clip and writing one output
 file each into a temporary folder. The ratio of the medians is what the library adds per
 batch. Target: at most 1.10 at N=100.
+
+The library does not run the user's command as typed: the strict policy adds its guards
+(``-threads``, ``-filter_threads``, ``-t``, ``-max_pixels``, the whitelists) and the runner its
+own options (``-progress pipe:1``...). ``--guarded`` adds an arm (c), xargs running ffmpeg with
+exactly those arguments, which tells the guards' cost from the rest of the library's.
 
 Besides wall time each arm's CPU time is reported (user + system, of this process and of
 its children): on a shared machine it is steadier than wall time.
@@ -16,7 +21,8 @@ The runner is built with ``nice=0`` unless ``--nice`` says otherwise, for the re
 ``overhead.py`` gives: at the default ``nice=10`` the encodes yield the CPU to other work on
 the machine, which is not the library's overhead.
 
-    uv run --all-extras python benchmarks/many_short.py [--tasks 100] [--runs 5] [--nice 0]
+    uv run --all-extras python benchmarks/many_short.py [--tasks 100] [--runs 5] [--guarded]
+        [--nice 0] [--max-threads 4]
 """
 
 from __future__ import annotations
@@ -33,9 +39,11 @@ from pathlib import Path
 import anyio
 import attrs
 
-from ffmpeg_tasks import TaskManager, TaskStatus
+from ffmpeg_tasks import CommandPolicy, TaskManager, TaskStatus
+from ffmpeg_tasks._command import parse_command
 from ffmpeg_tasks.fetchers import LocalFetcher
 from ffmpeg_tasks.runners import SubprocessRunner, find_ffmpeg
+from ffmpeg_tasks.runners.subprocess import GLOBAL_OPTIONS
 from ffmpeg_tasks.uploaders import LocalUploader
 
 #: The user's command: the short clip scaled to 160 pixels wide, H.264 ultrafast.
@@ -95,14 +103,24 @@ def make_input(ffmpeg: Path, folder: Path, seconds: float) -> Path:
     return path
 
 
-def run_xargs(ffmpeg: Path, source: Path, scratch: Path, tasks: int, cores: int) -> Sample:
-    """The user's command N times, ``cores`` at once, each into its own output file."""
+def guarded_args(policy: CommandPolicy) -> list[str]:
+    """What the runner passes to ffmpeg for ``ARGS``: its own options and the policy's guards."""
+    parsed = parse_command(ARGS, {"input.mp4": "file:///input.mp4"}, "output.mp4")
+    built = policy.build_args(parsed, output_filename="output.mp4")
+    return [*GLOBAL_OPTIONS, *built]
+
+
+def run_xargs(
+    ffmpeg: Path, args: list[str], source: Path, scratch: Path, tasks: int, cores: int
+) -> Sample:
+    """ffmpeg with ``args`` N times, ``cores`` at once, each into its own output file."""
     outputs = Path(tempfile.mkdtemp(prefix="xargs-", dir=scratch))
-    command = ARGS.replace("input.mp4", str(source)).replace("output.mp4", f"{outputs}/{{}}.mp4")
+    where = {"input.mp4": str(source), "output.mp4": f"{outputs}/{{}}.mp4"}
+    command = [where.get(arg, arg) for arg in args]
     names = "".join(f"{index}\n" for index in range(tasks)).encode()
     cpu, started = cpu_seconds(), time.perf_counter()
     subprocess.run(
-        ["xargs", f"-P{cores}", "-I{}", str(ffmpeg), "-nostdin", *command.split()],
+        ["xargs", f"-P{cores}", "-I{}", str(ffmpeg), *command],
         input=names,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -134,10 +152,23 @@ def summary(label: str, samples: list[Sample]) -> str:
     cpus = [sample.cpu for sample in samples]
     own = statistics.median(sample.own_cpu for sample in samples)
     return (
-        f"{label:<12} wall median {statistics.median(walls):7.3f} s "
+        f"{label:<14} wall median {statistics.median(walls):7.3f} s "
         f"(min {min(walls):.3f}, max {max(walls):.3f}); "
         f"CPU median {statistics.median(cpus):7.3f} s (min {min(cpus):.3f}, max {max(cpus):.3f}; "
         f"this process {own:.3f} s)"
+    )
+
+
+def compare(label: str, top: list[Sample], bottom: list[Sample], tasks: int, cores: int) -> str:
+    """The ratio of the medians, the spread of the per-run ratios, the CPU ratio."""
+    wall = statistics.median(s.wall for s in top) / statistics.median(s.wall for s in bottom)
+    cpu = statistics.median(s.cpu for s in top) / statistics.median(s.cpu for s in bottom)
+    per_run = [t.wall / b.wall for t, b in zip(top, bottom, strict=True)]
+    extra = statistics.median(s.cpu for s in top) - statistics.median(s.cpu for s in bottom)
+    return (
+        f"{label}: wall {wall:.3f} (per run {statistics.median(per_run):.3f}, "
+        f"{min(per_run):.3f} to {max(per_run):.3f}); CPU {cpu:.3f} "
+        f"({1000 * extra / tasks:+.1f} ms per task)"
     )
 
 
@@ -150,9 +181,27 @@ async def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=None, help="tasks at once (default: usable cores)"
     )
+    parser.add_argument(
+        "--guarded",
+        action="store_true",
+        help="a third arm: xargs running ffmpeg with the arguments the runner passes "
+        "(the command policy's guards included), to tell their cost from the library's",
+    )
+    parser.add_argument(
+        "--max-threads",
+        type=int,
+        default=None,
+        help="CommandPolicy.strict(max_threads=...), the -threads the policy places "
+        "(default: the policy's own, 4)",
+    )
     options = parser.parse_args()
     ffmpeg = find_ffmpeg()
     cores = options.concurrency or usable_cpus()
+    bounds = {} if options.max_threads is None else {"max_threads": options.max_threads}
+    policy = CommandPolicy.strict(**bounds)
+    commands = {"xargs": ["-nostdin", *ARGS.split()], "xargs, guarded": guarded_args(policy)}
+    arms = ["xargs", "TaskManager", *(["xargs, guarded"] if options.guarded else [])]
+    samples: dict[str, list[Sample]] = {arm: [] for arm in arms}
     with tempfile.TemporaryDirectory(prefix="ffmpeg-tasks-bench-") as scratch_name:
         scratch = Path(scratch_name)
         source = make_input(ffmpeg, scratch / "clip", options.seconds)
@@ -160,45 +209,58 @@ async def main() -> None:
             fetcher=LocalFetcher([source.parent]),
             runner=SubprocessRunner(ffmpeg, nice=options.nice),
             uploader=LocalUploader(scratch / "outputs"),
+            policy=policy,
             max_concurrency=cores,
             workdir_root=scratch,
         )
-        raw: list[Sample] = []
-        managed: list[Sample] = []
         async with manager:
             health = await manager.health()
             print(
                 f"ffmpeg {health.ffmpeg_version}, sandbox: {health.sandbox}, "
-                f"nice: {health.details.get('nice')}, {options.tasks} tasks, {cores} at once"
+                f"nice: {health.details.get('nice')}, {options.tasks} tasks, {cores} at once, "
+                f"policy max_threads {policy.max_threads}"
             )
             if health.sandbox is None:
                 raise SystemExit(f"the sandbox is off: {health.details.get('sandbox')}")
             for run in range(options.runs):
-                for arm in ("xargs", "managed") if run % 2 == 0 else ("managed", "xargs"):
-                    if arm == "xargs":
-                        raw.append(
-                            await anyio.to_thread.run_sync(
-                                run_xargs, ffmpeg, source, scratch, options.tasks, cores
-                            )
-                        )
+                shift = run % len(arms)  # each arm goes first in turn
+                for arm in arms[shift:] + arms[:shift]:
+                    if arm == "TaskManager":
+                        result = await run_managed(manager, source, options.tasks)
                     else:
-                        managed.append(await run_managed(manager, source, options.tasks))
+                        result = await anyio.to_thread.run_sync(
+                            run_xargs, ffmpeg, commands[arm], source, scratch, options.tasks, cores
+                        )
+                    samples[arm].append(result)
                 print(
-                    f"run {run + 1}: xargs {raw[-1].wall:.3f} s (CPU {raw[-1].cpu:.3f} s), "
-                    f"TaskManager {managed[-1].wall:.3f} s (CPU {managed[-1].cpu:.3f} s, "
-                    f"this process {managed[-1].own_cpu:.3f} s), "
-                    f"ratio {managed[-1].wall / raw[-1].wall:.3f}"
+                    f"run {run + 1}: "
+                    + ", ".join(
+                        f"{arm} {samples[arm][-1].wall:.3f} s (CPU {samples[arm][-1].cpu:.3f} s)"
+                        for arm in arms
+                    )
+                    + f", TaskManager's own CPU {samples['TaskManager'][-1].own_cpu:.3f} s"
                 )
-    ratios = [m.wall / r.wall for m, r in zip(managed, raw, strict=True)]
+    for arm in arms:
+        print(summary(arm, samples[arm]))
+    if options.guarded:
+        guarded = samples["xargs, guarded"]
+        print(
+            compare(
+                "guards' cost (guarded / xargs)", guarded, samples["xargs"], options.tasks, cores
+            )
+        )
+        print(
+            compare(
+                "library without the guards (TaskManager / guarded)",
+                samples["TaskManager"],
+                guarded,
+                options.tasks,
+                cores,
+            )
+        )
+    managed, raw = samples["TaskManager"], samples["xargs"]
+    print(compare("TaskManager / xargs", managed, raw, options.tasks, cores))
     ratio = statistics.median(m.wall for m in managed) / statistics.median(r.wall for r in raw)
-    cpu_ratio = statistics.median(m.cpu for m in managed) / statistics.median(r.cpu for r in raw)
-    extra = statistics.median(m.wall for m in managed) - statistics.median(r.wall for r in raw)
-    print(summary("xargs", raw))
-    print(summary("TaskManager", managed))
-    print(f"per-run ratio: median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, "
-          f"max {max(ratios):.3f})")  # fmt: skip
-    print(f"added per task: {1000 * extra / options.tasks * cores:.1f} ms of a slot's time")
-    print(f"CPU ratio: {cpu_ratio:.3f}")
     print(f"ratio of medians (target <= {TARGET:.2f}): {ratio:.3f}")
 
 
