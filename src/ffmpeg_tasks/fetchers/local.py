@@ -80,9 +80,13 @@ class LocalFetcher(AsyncResource):
         )
 
     async def check(self, url: str) -> None:
-        _, path = await anyio.to_thread.run_sync(self._path, url, InvalidTaskError)
+        await anyio.to_thread.run_sync(self._check, url)
+
+    def _check(self, url: str) -> None:
+        """Resolve and look at the file in one trip to a worker thread."""
+        _, path = self._path(url, InvalidTaskError)
         try:
-            status = await anyio.Path(path).stat()
+            status = path.stat()
         except OSError:
             raise InvalidTaskError(f"input {url!r} is not an existing regular file") from None
         if not stat.S_ISREG(status.st_mode):

@@ -104,6 +104,7 @@ def bwrap_args(
     workdir: Path | None,
     read_only: Sequence[Path] = (),
     die_with_parent: bool = True,
+    unset_env: Sequence[str] = (),
 ) -> list[str]:
     """The ``bwrap`` command line up to ``--``; append the ffmpeg command to it.
 
@@ -113,10 +114,13 @@ def bwrap_args(
         workdir: The folder bound read-write and made the working directory; None for ``/``.
         read_only: More files or folders to bind read-only, each at its own path.
         die_with_parent: Kill the sandbox when the thread that started bwrap ends.
+        unset_env: Names of variables bwrap removes from the environment it passes on.
     """
     args = [os.fspath(bwrap), "--unshare-all", "--as-pid-1", "--cap-drop", "ALL"]
     if die_with_parent:
         args.append("--die-with-parent")
+    for name in unset_env:
+        args += ["--unsetenv", name]
     for folder in _SYSTEM_DIRS:
         if os.path.islink(folder):
             args += ["--symlink", os.readlink(folder), folder]
