@@ -40,7 +40,6 @@ import anyio
 import attrs
 
 from ffmpeg_tasks import CommandPolicy, TaskManager, TaskStatus
-from ffmpeg_tasks._command import parse_command
 from ffmpeg_tasks.fetchers import LocalFetcher
 from ffmpeg_tasks.runners import SubprocessRunner, find_ffmpeg
 from ffmpeg_tasks.runners.subprocess import GLOBAL_OPTIONS
@@ -105,8 +104,9 @@ def make_input(ffmpeg: Path, folder: Path, seconds: float) -> Path:
 
 def guarded_args(policy: CommandPolicy) -> list[str]:
     """What the runner passes to ffmpeg for ``ARGS``: its own options and the policy's guards."""
-    parsed = parse_command(ARGS, {"input.mp4": "file:///input.mp4"}, "output.mp4")
-    built = policy.build_args(parsed, output_filename="output.mp4")
+    built = policy.prepare(
+        ARGS, input_files={"input.mp4": "file:///input.mp4"}, output_filename="output.mp4"
+    )
     return [*GLOBAL_OPTIONS, *built]
 
 
