@@ -2,6 +2,7 @@
 
 from importlib import metadata as _metadata
 
+from ._deliveries import Delivery, DeliveryState
 from ._errors import (
     ConfigurationError,
     ExecutionError,
@@ -15,17 +16,25 @@ from ._errors import (
     UploadError,
     WaitTimeoutError,
 )
+from ._events import EventStream, EventType, TaskEvent
 from ._expect import Expectation
+from ._log_context import TaskLogFilter
 from ._manager import TaskManager
 from ._media import MediaInfo, StreamInfo
 from ._models import Health, Output, Progress, Task, TaskPhase, TaskStatus
 from ._policy import CommandPolicy
 from ._protocols import Fetcher, ProgressCallback, Runner, TaskStore, Uploader
 from ._sync import SyncTaskManager
+from ._telemetry import Metrics
+from ._webhook_settings import WebhookSettings
 
 __all__ = [
     "CommandPolicy",
     "ConfigurationError",
+    "Delivery",
+    "DeliveryState",
+    "EventStream",
+    "EventType",
     "ExecutionError",
     "Expectation",
     "FetchError",
@@ -35,6 +44,7 @@ __all__ = [
     "InvalidTaskError",
     "InvalidTransitionError",
     "MediaInfo",
+    "Metrics",
     "Output",
     "OutputError",
     "Progress",
@@ -44,6 +54,8 @@ __all__ = [
     "StreamInfo",
     "SyncTaskManager",
     "Task",
+    "TaskEvent",
+    "TaskLogFilter",
     "TaskManager",
     "TaskNotFoundError",
     "TaskPhase",
@@ -52,6 +64,7 @@ __all__ = [
     "UploadError",
     "Uploader",
     "WaitTimeoutError",
+    "WebhookSettings",
 ]
 
 try:

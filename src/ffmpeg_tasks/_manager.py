@@ -32,21 +32,27 @@ from ._checks import (
 )
 from ._config import Settings, build_fetcher, build_runner, build_store, build_uploader
 from ._defaults import DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_RETRY_BACKOFF
+from ._deliveries import Delivery
 from ._errors import (
     ConfigurationError,
     InvalidTaskError,
     InvalidTransitionError,
     WaitTimeoutError,
 )
+from ._events import DEFAULT_EVENT_BUFFER, EventStream
 from ._expect import Expect, expectations_from
 from ._health import SandboxWarning, manager_health
 from ._local_runs import LocalRuns
 from ._models import Health, Task, TaskStatus
+from ._notifications import EventCallback, Notifications
 from ._policy import CommandPolicy
 from ._protocols import Fetcher, Runner, TaskStore, Uploader
 from ._recovery import Recovery
 from ._run import RunContext
+from ._telemetry import Metrics, Telemetry
+from ._tracing import current_trace_context
 from ._transitions import Transitions
+from ._webhook_settings import WebhookSettings
 from ._workdir import remove_dead_workdirs
 
 __all__ = ["TaskManager"]
@@ -87,6 +93,12 @@ class TaskManager:
         retries: How many more attempts an interrupted run gets (put back to ``pending``)
             before recovery fails it; 0 fails it at once.
         retry_backoff: Seconds before the first retry; each further one waits twice as long.
+        webhooks: How tasks' events are sent as signed webhooks (the secret, endpoints for
+            every task, retries); None sends none. See the webhooks how-to.
+        on_event: Awaited with every event this manager makes while it is open, one at a
+            time and never in a run's way (see :meth:`events` for the rule of slow readers).
+        metrics: Where measurements go, e.g.
+            ``ffmpeg_tasks.integrations.prometheus.PrometheusMetrics()``; None for none.
         health_details: Extra facts ``health()`` reports (set by ``from_env``).
     """
 
@@ -107,6 +119,9 @@ class TaskManager:
         heartbeat: float = DEFAULT_HEARTBEAT,
         retries: int = 0,
         retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        webhooks: WebhookSettings | None = None,
+        on_event: EventCallback | None = None,
+        metrics: Metrics | None = None,
         health_details: Mapping[str, str] | None = None,
     ) -> None:
         if max_concurrency is not None:
@@ -132,7 +147,13 @@ class TaskManager:
         self._workdir_root = None if workdir_root is None else Path(workdir_root)
         self._health_details = dict(health_details or {})
         self._changes = ChangeFeed(self._store.get, poll_interval=poll_interval)
-        self._transitions = Transitions(self._store, self._changes, lease=lease)
+        self._telemetry = Telemetry(metrics)
+        self._notifications = Notifications(
+            self._store, settings=webhooks, telemetry=self._telemetry, on_event=on_event
+        )
+        self._transitions = Transitions(
+            self._store, self._changes, lease=lease, events=self._notifications.events
+        )
         self._run_context = RunContext(
             policy=self._policy,
             fetcher=self._fetcher,
@@ -145,6 +166,7 @@ class TaskManager:
             heartbeat=heartbeat,
             timeout=self._timeout,
             before_work=SandboxWarning(self.health).once,
+            telemetry=self._telemetry,
         )
         self._runs = LocalRuns(self._store, self._run_context, max_concurrency=max_concurrency)
         self._recovery = Recovery(
@@ -170,8 +192,11 @@ class TaskManager:
             ConfigurationError: a variable has an unusable value; the message names it.
         """
         from ._config import adapters_from_env  # reads the environment: only when asked
+        from ._config.observability import observability_from_env
 
         env = adapters_from_env(environ)
+        for name, value in observability_from_env(environ).items():
+            kwargs.setdefault(name, value)
         details = {**env.details, **kwargs.pop("health_details", {})}
         kwargs.setdefault("fetcher", env.fetcher)
         kwargs.setdefault("uploader", env.uploader)
@@ -190,6 +215,11 @@ class TaskManager:
         """The command policy tasks are checked against."""
         return self._policy
 
+    @property
+    def metrics(self) -> Metrics | None:
+        """Where this manager's measurements go, if anywhere."""
+        return self._telemetry.metrics
+
     # -- lifecycle of the manager ------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
@@ -198,6 +228,7 @@ class TaskManager:
         try:
             await remove_dead_workdirs(self._workdir_root)
             await self._runs.open()
+            self._notifications.open(self._runs.start_service)
             await self.recover()
             self._runs.start_service(self._recovery.keep_recovering)
         except BaseException:
@@ -246,6 +277,7 @@ class TaskManager:
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
+            await self._notifications.aclose()
             for resource in (self._fetcher, self._runner, self._uploader, self._store):
                 await resource.aclose()
 
@@ -261,6 +293,7 @@ class TaskManager:
         expect: Expect = None,
         timeout: float | None = None,
         owner: str | None = None,
+        webhook_url: str | None = None,
     ) -> Task:
         """Check a task and store it as ``pending``; nothing is downloaded or run yet.
 
@@ -276,9 +309,13 @@ class TaskManager:
             timeout: Wall-clock limit of the run in seconds, at most the manager's; the
                 manager's when None.
             owner: Who registered it (an API key id, a user name), for filtering with ``list``.
+            webhook_url: Where its events (started, completed, failed, cancelled) are sent as
+                signed webhooks, besides the manager's endpoints; the same address rules as
+                inputs apply.
 
         Raises:
             InvalidTaskError: the message says what to fix.
+            ConfigurationError: a ``webhook_url`` for a manager that sends no webhooks.
         """
         self._policy.prepare(
             command, input_files=input_files, output_filename=output_filename, outputs=outputs
@@ -296,6 +333,8 @@ class TaskManager:
         check_owner(owner)
         for url in input_files.values():
             await self._fetcher.check(url)
+        if webhook_url is not None:
+            await self._notifications.check_url(webhook_url)
         task = Task(
             command=command,
             input_files=input_files,
@@ -304,6 +343,8 @@ class TaskManager:
             expect=expectations,
             timeout=timeout,
             owner=owner,
+            webhook_url=webhook_url,
+            trace_context=current_trace_context(),
         )
         await self._store.create(task)
         return task
@@ -333,6 +374,11 @@ class TaskManager:
         return await self._store.list(
             status=check_status(status), owner=check_owner(owner), limit=limit, offset=offset
         )
+
+    async def counts(self) -> Mapping[TaskStatus, int]:
+        """How many tasks the store holds in each status (every status, zeros included)."""
+        found = await self._store.counts()
+        return {status: found.get(status, 0) for status in TaskStatus}
 
     async def health(self) -> Health:
         """Whether ffmpeg was found, where, its version, and where outputs go."""
@@ -436,6 +482,42 @@ class TaskManager:
                 )
             except InvalidTransitionError:
                 continue  # it changed meanwhile (claimed, finished): look again
+
+    # -- events and webhooks ------------------------------------------------------------------
+
+    def events(self, *, buffer: int = DEFAULT_EVENT_BUFFER) -> EventStream:
+        """Every event this manager makes from now on: ``async with manager.events() as
+        events: async for event in events: ...``.
+
+        Runs never wait for a reader: a newer progress event of a task replaces its unread
+        one, and beyond ``buffer`` unread events the oldest are dropped (``events.dropped``
+        counts them). Changes made by other processes sharing the store are not seen here
+        (their webhooks are delivered all the same).
+
+        Raises:
+            ConfigurationError: ``buffer`` is not a positive integer.
+        """
+        return self._notifications.subscribe(check_positive_int(buffer, "buffer"))
+
+    async def deliveries(self, task_id: str) -> Sequence[Delivery]:
+        """The task's webhook deliveries, in the order of their events: the state, attempts
+        and last answer of each (event, URL).
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+        """
+        await self._store.get(check_task_id(task_id))
+        return await self._notifications.deliveries(task_id)
+
+    async def redeliver(self, task_id: str) -> Sequence[Delivery]:
+        """Send every event of the task again (delivered, failed or pending alike): each is
+        queued due now, with its id, and its retry schedule starts over. Returns them.
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+        """
+        await self._store.get(check_task_id(task_id))
+        return await self._notifications.redeliver(task_id)
 
     async def _check_startable(self, task_id: str) -> None:
         task = await self._store.get(check_task_id(task_id))

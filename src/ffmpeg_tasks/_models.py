@@ -193,6 +193,14 @@ class Task:
     #: A task put back to ``pending`` for another attempt is not started before this time;
     #: None for a task that is not waiting for a retry.
     retry_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
+    #: Where the task's events are sent as signed webhooks (besides the manager's own
+    #: endpoints); None for none.
+    webhook_url: str | None = None
+    #: W3C trace context (``traceparent``, ``tracestate``) of the span that registered it:
+    #: the parent of its run's span, in whichever process runs it. Empty without tracing.
+    trace_context: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_frozen_mapping, hash=False
+    )
     created_at: datetime = attrs.field(factory=utcnow, converter=_optional_datetime)
     started_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
     finished_at: datetime | None = attrs.field(default=None, converter=_optional_datetime)
@@ -242,6 +250,8 @@ class Task:
             "attempts": self.attempts,
             "lease_expires_at": _iso(self.lease_expires_at),
             "retry_at": _iso(self.retry_at),
+            "webhook_url": self.webhook_url,
+            "trace_context": dict(self.trace_context),
             "created_at": _iso(self.created_at),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
@@ -268,6 +278,8 @@ class Task:
             attempts=int(data.get("attempts", 0)),
             lease_expires_at=data.get("lease_expires_at"),
             retry_at=data.get("retry_at"),
+            webhook_url=data.get("webhook_url"),
+            trace_context=data.get("trace_context") or {},
             created_at=data["created_at"],
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),

@@ -7,10 +7,12 @@ Adapters do not inherit from these classes: ``tests/typing`` proves they conform
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from ._deliveries import Delivery
 from ._media import MediaInfo
 from ._models import Health, Output, Progress, Task, TaskStatus
 
@@ -56,18 +58,54 @@ class TaskStore(Protocol):
         ...
 
     async def update(
-        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+        self,
+        task: Task,
+        *,
+        expected: TaskStatus,
+        expected_worker: str | None = None,
+        deliveries: Sequence[Delivery] = (),
     ) -> Task:
         """Replace the stored task with ``task`` if its stored status is still ``expected``
         and, when ``expected_worker`` is given, its stored ``worker`` (the claim) is that.
 
-        Both conditions and the write are one atomic step, also between processes.
+        ``deliveries`` (the webhooks telling of this change) join the outbox in the same
+        step: stored when the update lands, never when it is refused. One whose event id and
+        URL are stored already is left as it is.
+
+        The conditions and the writes are one atomic step, also between processes.
 
         Raises:
             TaskNotFoundError: no task has that id.
             InvalidTransitionError: the stored status is no longer ``expected``, or the task
                 is claimed by another worker than ``expected_worker``.
         """
+        ...
+
+    async def counts(self) -> Mapping[TaskStatus, int]:
+        """How many tasks are in each status (a status with none may be left out)."""
+        ...
+
+    async def claim_deliveries(
+        self, *, now: datetime, limit: int, worker: str, lease_until: datetime
+    ) -> Sequence[Delivery]:
+        """Lease up to ``limit`` pending deliveries due by ``now`` whose lease is free or
+        lapsed to ``worker`` until ``lease_until``, the earliest due first; returns them as
+        leased. Two callers never lease the same delivery at once, also between processes.
+        """
+        ...
+
+    async def record_attempt(self, delivery: Delivery, *, worker: str) -> bool:
+        """Store ``delivery`` (an attempt's outcome) if ``worker`` still holds its lease;
+        False, and nothing stored, when the lease went to another or it was re-queued."""
+        ...
+
+    async def list_deliveries(self, task_ids: Sequence[str]) -> Sequence[Delivery]:
+        """The deliveries of these tasks, in the order their events happened."""
+        ...
+
+    async def requeue_deliveries(self, task_id: str, *, at: datetime) -> Sequence[Delivery]:
+        """Make every delivery of the task pending again, due at ``at``, its retry schedule
+        restarted and its lease released (:meth:`Delivery.requeued`); returns them."""
         ...
 
     async def aclose(self) -> None:

@@ -24,7 +24,9 @@ from ._policy import CommandPolicy
 from ._protocols import Fetcher, Runner, Uploader
 from ._publish import upload_all
 from ._sanitize import sanitize_line, sanitize_stderr
+from ._telemetry import Telemetry
 from ._transitions import Transitions
+from ._usage import measured
 from ._workdir import task_workdir
 
 __all__ = ["RunContext", "TaskRun"]
@@ -66,6 +68,8 @@ class RunContext:
     timeout: float | None
     #: Awaited first inside every run (the manager's once-only sandbox warning).
     before_work: Callable[[], Awaitable[None]]
+    #: Spans, measurements and the log context of every run.
+    telemetry: Telemetry = attrs.field(factory=Telemetry)
 
 
 class TaskRun:
@@ -108,7 +112,15 @@ class TaskRun:
 
     async def run(self) -> Task:
         """Do the work and store the final state, which is returned. Never raises a failure
-        (it is recorded on the task); a cancellation of the caller propagates once recorded."""
+        (it is recorded on the task); a cancellation of the caller propagates once recorded.
+
+        Its span, measurements and log context (``task_id``, ``owner``) cover it all."""
+        with self._context.telemetry.run(self._task) as observed:
+            final = await self._run()
+            observed.ended(final, step=self._step)
+        return final
+
+    async def _run(self) -> Task:
         task, context, scope = self._task, self._context, self._scope
         # The manager's limit holds for tasks stored by another, looser manager too.
         limits = [t for t in (task.timeout, context.timeout) if t is not None]
@@ -231,15 +243,22 @@ class TaskRun:
         patterns = declared_patterns(task.output_filename, task.output_patterns, task.input_files)
         async with task_workdir(task.id, root=context.workdir_root) as workdir:
             self._workdir = workdir
-            await self._fetch_inputs(workdir)
+            telemetry = context.telemetry
+            with telemetry.step("fetch"):
+                await self._fetch_inputs(workdir)
             await self._enter(TaskPhase.ENCODING, progress=None)  # known once ffmpeg says
-            self._log = await context.runner.run(
-                args, workdir=workdir, on_progress=self._on_progress
-            )
+            with telemetry.step("encode"), measured() as cpu:
+                try:
+                    self._log = await context.runner.run(
+                        args, workdir=workdir, on_progress=self._on_progress
+                    )
+                finally:
+                    telemetry.ffmpeg_cpu(cpu.seconds)
             if not await anyio.Path(workdir / task.output_filename).is_file():
                 raise RunError(f"ffmpeg finished but wrote no {task.output_filename!r}")
             self._step = CHECKING  # shown as the end of encoding: the phases stay three
-            files, facts = await self._check_outputs(workdir, patterns)
+            with telemetry.step("check"):
+                files, facts = await self._check_outputs(workdir, patterns)
             await self._enter(TaskPhase.UPLOADING, progress=1.0)
 
             def stored_all(stored: list[Output]) -> None:
@@ -255,9 +274,11 @@ class TaskRun:
                 )
                 self._uploaded = True
 
-            await upload_all(
-                context.uploader, files, task_id=upload_id(task), stored_all=stored_all
-            )
+            with telemetry.step("upload"):
+                stored = await upload_all(
+                    context.uploader, files, task_id=upload_id(task), stored_all=stored_all
+                )
+            telemetry.uploaded(sum(output.size for output in stored))
 
     async def _check_outputs(
         self, workdir: Path, patterns: tuple[Pattern, ...]
@@ -319,7 +340,9 @@ class TaskRun:
 
         async def fetch(name: str, url: str, group: anyio.abc.TaskGroup) -> None:
             try:
-                await fetcher.fetch(url, destination=workdir / name)
+                self._context.telemetry.fetched(
+                    await fetcher.fetch(url, destination=workdir / name)
+                )
             except FfmpegTasksError as exc:
                 failures.append(exc)
                 group.cancel_scope.cancel()

@@ -14,11 +14,14 @@ from typing import Any, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
+from ._deliveries import Delivery
 from ._errors import ConfigurationError
+from ._events import DEFAULT_EVENT_BUFFER, TaskEvent
 from ._expect import Expect
 from ._manager import TaskManager
 from ._models import Health, Task, TaskStatus
 from ._policy import CommandPolicy
+from ._telemetry import Metrics
 
 __all__ = ["SyncTaskManager"]
 
@@ -68,6 +71,11 @@ class SyncTaskManager:
     def manager(self) -> TaskManager:
         """The async manager behind this facade."""
         return self._manager
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """See :attr:`TaskManager.metrics`."""
+        return self._manager.metrics
 
     @property
     def policy(self) -> CommandPolicy:
@@ -120,6 +128,7 @@ class SyncTaskManager:
         expect: Expect = None,
         timeout: float | None = None,
         owner: str | None = None,
+        webhook_url: str | None = None,
     ) -> Task:
         """See :meth:`TaskManager.register`."""
         task: Task = self._call(
@@ -131,6 +140,7 @@ class SyncTaskManager:
             expect=expect,
             timeout=timeout,
             owner=owner,
+            webhook_url=webhook_url,
         )
         return task
 
@@ -190,6 +200,39 @@ class SyncTaskManager:
         """See :meth:`TaskManager.fail_interrupted`."""
         tasks: Sequence[Task] = self._call(self._manager.fail_interrupted)
         return tasks
+
+    def counts(self) -> Mapping[TaskStatus, int]:
+        """See :meth:`TaskManager.counts`."""
+        counts: Mapping[TaskStatus, int] = self._call(self._manager.counts)
+        return counts
+
+    def deliveries(self, task_id: str) -> Sequence[Delivery]:
+        """See :meth:`TaskManager.deliveries`."""
+        found: Sequence[Delivery] = self._call(self._manager.deliveries, task_id)
+        return found
+
+    def redeliver(self, task_id: str) -> Sequence[Delivery]:
+        """See :meth:`TaskManager.redeliver`."""
+        found: Sequence[Delivery] = self._call(self._manager.redeliver, task_id)
+        return found
+
+    def events(self, *, buffer: int = DEFAULT_EVENT_BUFFER) -> Iterator[TaskEvent]:
+        """See :meth:`TaskManager.events`: a plain iterator, subscribed from this call on;
+        leaving the loop (``break``) stops receiving."""
+        portal = self._portal_or_start()
+        stream = portal.call(lambda: self._manager.events(buffer=buffer))
+
+        def read() -> Iterator[TaskEvent]:
+            try:
+                while True:
+                    try:
+                        yield portal.call(stream.__anext__)
+                    except StopAsyncIteration:
+                        return
+            finally:
+                portal.call(stream.aclose)
+
+        return read()
 
     def health(self) -> Health:
         """See :meth:`TaskManager.health`."""

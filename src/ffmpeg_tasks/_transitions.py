@@ -3,7 +3,8 @@
 Each change is a compare-and-set on the status (``TaskStore.update(expected=...)``), and every
 write of a run also on its claim (``expected_worker``), so a task is claimed by one run at most,
 ends once, and a run that lost its claim never writes over a newer attempt, even when several
-processes share the store.
+processes share the store. A change that tells something (started, progress, an end) is stored
+with its webhook deliveries and then published to this process's subscribers (``_events``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import attrs
 from ._changes import ChangeFeed
 from ._defaults import DEFAULT_LEASE
 from ._errors import InvalidTransitionError, TaskNotFoundError
+from ._events import EventType, TaskEvents, ending
 from ._models import Output, Task, TaskPhase, TaskStatus, utcnow
 from ._protocols import TaskStore
 
@@ -44,12 +46,21 @@ class Transitions:
         store: Where task state lives.
         changes: Woken on every change this process makes.
         lease: Seconds a claim holds without being renewed.
+        events: What the changes tell (webhooks, subscribers); nothing when None.
     """
 
-    def __init__(self, store: TaskStore, changes: ChangeFeed, *, lease: float = DEFAULT_LEASE):
+    def __init__(
+        self,
+        store: TaskStore,
+        changes: ChangeFeed,
+        *,
+        lease: float = DEFAULT_LEASE,
+        events: TaskEvents | None = None,
+    ):
         self._store = store
         self._changes = changes
         self._lease = timedelta(seconds=lease)
+        self._events = events if events is not None else TaskEvents()
 
     @property
     def lease(self) -> float:
@@ -85,7 +96,7 @@ class Transitions:
             lease_expires_at=now + self._lease,
             retry_at=None,
         )
-        await self._store.update(claim, expected=TaskStatus.PENDING)
+        await self._write(claim, EventType.STARTED, expected=TaskStatus.PENDING)
         self._changes.publish(task_id)
         return claim
 
@@ -95,8 +106,11 @@ class Transitions:
         nothing was stored. ``publish=False`` for a renewal alone, which no waiter needs."""
         renewed = attrs.evolve(task, lease_expires_at=utcnow() + self._lease)
         try:
-            await self._store.update(
-                renewed, expected=TaskStatus.RUNNING, expected_worker=task.worker
+            await self._write(
+                renewed,
+                EventType.PROGRESS if publish else None,
+                expected=TaskStatus.RUNNING,
+                expected_worker=task.worker,
             )
         except (InvalidTransitionError, TaskNotFoundError):
             return False
@@ -140,7 +154,9 @@ class Transitions:
             finished_at=utcnow(),
         )
         try:
-            await self._store.update(final, expected=TaskStatus.RUNNING, expected_worker=worker)
+            await self._write(
+                final, ending(status), expected=TaskStatus.RUNNING, expected_worker=worker
+            )
         except InvalidTransitionError:
             final = await self._store.get(task_id)
         self._changes.publish(task_id)
@@ -167,7 +183,7 @@ class Transitions:
             retry_at=None,
             finished_at=utcnow(),
         )
-        await self._store.update(ended, expected=task.status, expected_worker=task.worker)
+        await self._write(ended, ending(status), expected=task.status, expected_worker=task.worker)
         self._changes.publish(task.id)
         return ended
 
@@ -193,6 +209,24 @@ class Transitions:
         await self._store.update(again, expected=TaskStatus.RUNNING, expected_worker=task.worker)
         self._changes.publish(task.id)
         return again
+
+    async def _write(
+        self,
+        task: Task,
+        event_type: EventType | None,
+        *,
+        expected: TaskStatus,
+        expected_worker: str | None = None,
+    ) -> None:
+        """Store ``task`` with the deliveries of its event, then publish the event."""
+        prepared = self._events.prepare(task, event_type)
+        await self._store.update(
+            task,
+            expected=expected,
+            expected_worker=expected_worker,
+            deliveries=() if prepared is None else prepared.deliveries,
+        )
+        self._events.publish(prepared)
 
     async def cancel_unstarted(
         self, task_id: str, *, worker: str, reason: str, keep_pending: bool = False

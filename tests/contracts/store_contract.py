@@ -10,6 +10,8 @@ import attrs
 import pytest
 
 from ffmpeg_tasks import (
+    Delivery,
+    DeliveryState,
     Expectation,
     InvalidTaskError,
     InvalidTransitionError,
@@ -31,6 +33,41 @@ def make_task(**changes: Any) -> Task:
         output_filename="out.mp4",
     )
     return attrs.evolve(task, **changes)
+
+
+def make_delivery(task: Task, **changes: Any) -> Delivery:
+    delivery = Delivery(
+        event_id=f"evt_{len(changes)}_{id(changes)}",
+        url="https://hooks.example/in",
+        task_id=task.id,
+        event_type="task.started",
+        payload='{"type":"task.started","data":{"é":"🎬 \\u2028"}}',
+        created_at=datetime.now(UTC),
+        next_attempt_at=datetime.now(UTC),
+    )
+    return attrs.evolve(delivery, **changes)
+
+
+async def running_with(
+    store: TaskStore, *deliveries_for: int, worker: str = "w#1"
+) -> tuple[Task, list[Delivery]]:
+    """A task claimed with an update that queues ``len(deliveries_for)`` deliveries, each due
+    that many seconds from now (negative: overdue)."""
+    task = make_task()
+    await store.create(task)
+    now = datetime.now(UTC)
+    deliveries = [
+        make_delivery(
+            task,
+            event_id=f"evt_{task.id}_{index}",
+            created_at=now + timedelta(microseconds=index),
+            next_attempt_at=now + timedelta(seconds=due),
+        )
+        for index, due in enumerate(deliveries_for)
+    ]
+    running = attrs.evolve(task, status=TaskStatus.RUNNING, worker=worker)
+    await store.update(running, expected=TaskStatus.PENDING, deliveries=deliveries)
+    return running, deliveries
 
 
 class StoreContract:
@@ -80,6 +117,8 @@ class StoreContract:
             attempts=3,
             lease_expires_at=datetime.now(UTC) + timedelta(seconds=30),
             retry_at=datetime.now(UTC) + timedelta(seconds=5),
+            webhook_url="https://hooks.example/tasks?key=1",
+            trace_context={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"},
             started_at=datetime.now(UTC),
             finished_at=datetime.now(UTC),
         )
@@ -271,3 +310,181 @@ class StoreContract:
         ]
         assert len(seen) == 25
         assert set(seen) == ids
+
+    @pytest.mark.anyio
+    async def test_counts_tasks_by_status(self, store: TaskStore) -> None:
+        assert {s: n for s, n in (await store.counts()).items() if n} == {}
+        for status in (TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.COMPLETED):
+            await store.create(make_task(status=status))
+        counts = {s: n for s, n in (await store.counts()).items() if n}
+        assert counts == {TaskStatus.PENDING: 2, TaskStatus.COMPLETED: 1}
+
+
+class OutboxContract:
+    """The webhook outbox every store keeps beside its tasks."""
+
+    @pytest.mark.anyio
+    async def test_deliveries_round_trip_every_field(self, store: TaskStore) -> None:
+        task = make_task()
+        await store.create(task)
+        now = datetime.now(UTC)
+        delivery = make_delivery(
+            task,
+            state=DeliveryState.FAILED,
+            next_attempt_at=None,
+            attempts=7,
+            tries=3,
+            last_attempt_at=now,
+            last_status=503,
+            last_error='answered HTTP 503 "busy"\n\x1b',
+            delivered_at=now - timedelta(seconds=1),
+            worker="w#9",
+            lease_expires_at=now + timedelta(seconds=30),
+            trace_context={"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"},
+        )
+        running = attrs.evolve(task, status=TaskStatus.RUNNING)
+        await store.update(running, expected=TaskStatus.PENDING, deliveries=[delivery])
+        assert await store.list_deliveries([task.id]) == [delivery]
+
+    @pytest.mark.anyio
+    async def test_deliveries_are_stored_only_with_an_update_that_lands(
+        self, store: TaskStore
+    ) -> None:
+        running, queued = await running_with(store, 0, 0)
+        refused = make_delivery(running, event_id="evt_refused")
+        with pytest.raises(InvalidTransitionError):
+            await store.update(running, expected=TaskStatus.PENDING, deliveries=[refused])
+        with pytest.raises(InvalidTransitionError):
+            await store.update(
+                running,
+                expected=TaskStatus.RUNNING,
+                expected_worker="w#other",
+                deliveries=[refused],
+            )
+        assert await store.list_deliveries([running.id]) == queued
+        # one already stored is left as it is; a new one joins
+        again = attrs.evolve(queued[0], attempts=99)
+        later = make_delivery(running, event_id="evt_later", created_at=datetime.now(UTC))
+        await store.update(
+            running, expected=TaskStatus.RUNNING, expected_worker="w#1", deliveries=[again, later]
+        )
+        assert await store.list_deliveries([running.id]) == [*queued, later]
+
+    @pytest.mark.anyio
+    async def test_one_event_goes_to_several_urls(self, store: TaskStore) -> None:
+        task = make_task()
+        await store.create(task)
+        one = make_delivery(task, event_id="evt_1", url="https://a.example/")
+        two = attrs.evolve(one, url="https://b.example/")
+        running = attrs.evolve(task, status=TaskStatus.RUNNING)
+        await store.update(running, expected=TaskStatus.PENDING, deliveries=[one, two])
+        assert {d.url for d in await store.list_deliveries([task.id])} == {one.url, two.url}
+
+    @pytest.mark.anyio
+    async def test_list_deliveries_of_several_tasks(self, store: TaskStore) -> None:
+        first, first_queued = await running_with(store, 0)
+        second, second_queued = await running_with(store, 0, 5)
+        assert await store.list_deliveries([]) == []
+        assert await store.list_deliveries(["missing"]) == []
+        both = await store.list_deliveries([second.id, first.id])
+        assert sorted(both, key=lambda d: d.event_id) == sorted(
+            [*first_queued, *second_queued], key=lambda d: d.event_id
+        )
+        assert await store.list_deliveries([second.id]) == second_queued
+
+    @pytest.mark.anyio
+    async def test_claim_leases_due_deliveries_earliest_first(self, store: TaskStore) -> None:
+        _, queued = await running_with(store, -1, -3, 60, -2)
+        now = datetime.now(UTC)
+        lease = now + timedelta(seconds=30)
+        claimed = await store.claim_deliveries(now=now, limit=2, worker="s#1", lease_until=lease)
+        assert [d.event_id for d in claimed] == [queued[1].event_id, queued[3].event_id]
+        assert all(d.worker == "s#1" and d.lease_expires_at == lease for d in claimed)
+        rest = await store.claim_deliveries(now=now, limit=10, worker="s#2", lease_until=lease)
+        assert [d.event_id for d in rest] == [queued[0].event_id]
+        assert (
+            await store.claim_deliveries(now=now, limit=10, worker="s#3", lease_until=lease) == []
+        )
+        # a lapsed lease is anyone's
+        later = lease + timedelta(seconds=1)
+        retaken = await store.claim_deliveries(
+            now=later, limit=10, worker="s#4", lease_until=later + timedelta(seconds=30)
+        )
+        assert {d.event_id for d in retaken} == {d.event_id for d in [*claimed, *rest]}
+        assert all(d.worker == "s#4" for d in retaken)
+
+    @pytest.mark.anyio
+    async def test_only_the_lease_holder_records_an_attempt(self, store: TaskStore) -> None:
+        _, queued = await running_with(store, 0)
+        now = datetime.now(UTC)
+        lease = now + timedelta(seconds=30)
+        [claimed] = await store.claim_deliveries(now=now, limit=1, worker="s#1", lease_until=lease)
+        done = attrs.evolve(
+            claimed,
+            state=DeliveryState.DELIVERED,
+            next_attempt_at=None,
+            attempts=1,
+            tries=1,
+            last_status=204,
+            delivered_at=now,
+            worker=None,
+            lease_expires_at=None,
+        )
+        assert not await store.record_attempt(done, worker="s#2")
+        assert await store.list_deliveries([queued[0].task_id]) == [claimed]
+        assert await store.record_attempt(done, worker="s#1")
+        assert await store.list_deliveries([queued[0].task_id]) == [done]
+        assert not await store.record_attempt(done, worker="s#1")  # released already
+        assert await store.claim_deliveries(now=now, limit=1, worker="s#3", lease_until=lease) == []
+
+    @pytest.mark.anyio
+    async def test_requeue_restarts_every_delivery_of_a_task(self, store: TaskStore) -> None:
+        running, queued = await running_with(store, 0, 0)
+        other, other_queued = await running_with(store, 3600)
+        now = datetime.now(UTC)
+        lease = now + timedelta(seconds=30)
+        [first, second] = await store.claim_deliveries(
+            now=now, limit=5, worker="s#1", lease_until=lease
+        )
+        failed = attrs.evolve(
+            first,
+            state=DeliveryState.FAILED,
+            next_attempt_at=None,
+            attempts=8,
+            tries=8,
+            last_status=500,
+            last_error="answered HTTP 500",
+            worker=None,
+            lease_expires_at=None,
+        )
+        assert await store.record_attempt(failed, worker="s#1")
+        at = now + timedelta(seconds=1)
+        again = await store.requeue_deliveries(running.id, at=at)
+        assert again == [failed.requeued(at), second.requeued(at)]
+        assert (again[0].attempts, again[0].tries, again[0].last_status) == (8, 0, 500)
+        assert again[1].worker is None
+        assert await store.list_deliveries([running.id]) == again
+        assert await store.list_deliveries([other.id]) == other_queued
+        # the lease of the attempt in flight went with the re-queue
+        assert not await store.record_attempt(second, worker="s#1")
+        assert await store.requeue_deliveries("missing", at=at) == []
+        claimed = await store.claim_deliveries(now=at, limit=5, worker="s#2", lease_until=lease)
+        assert {d.event_id for d in claimed} == {d.event_id for d in queued}
+
+    @pytest.mark.anyio
+    async def test_concurrent_claims_never_lease_one_delivery_twice(self, store: TaskStore) -> None:
+        _, queued = await running_with(store, *[-1] * 12)
+        now = datetime.now(UTC)
+        lease = now + timedelta(seconds=30)
+        leased: list[str] = []
+
+        async def claim(worker: int) -> None:
+            claimed = await store.claim_deliveries(
+                now=now, limit=2, worker=f"s#{worker}", lease_until=lease
+            )
+            leased.extend(delivery.event_id for delivery in claimed)
+
+        async with anyio.create_task_group() as group:
+            for worker in range(16):
+                group.start_soon(claim, worker)
+        assert sorted(leased) == sorted(d.event_id for d in queued)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -17,14 +19,15 @@ from ffmpeg_tasks import (
     Task,
     TaskNotFoundError,
     TaskStatus,
+    TaskStore,
 )
 from ffmpeg_tasks.storage import MemoryStore, PostgresStore, SqliteStore
 
 from ..fixtures.postgres import PostgresServer
-from .store_contract import StoreContract, make_task
+from .store_contract import OutboxContract, StoreContract, make_task, running_with
 
 
-class TestMemoryStore(StoreContract):
+class TestMemoryStore(StoreContract, OutboxContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[MemoryStore]:
         store = MemoryStore()
@@ -61,7 +64,7 @@ class TestMemoryStore(StoreContract):
             MemoryStore(max_finished=value)  # type: ignore[arg-type]
 
 
-class TestSqliteStore(StoreContract):
+class TestSqliteStore(StoreContract, OutboxContract):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SqliteStore]:
         store = SqliteStore(tmp_path / "tasks.db")
@@ -109,7 +112,7 @@ class TestSqliteStore(StoreContract):
             SqliteStore(path)
 
 
-class TestPostgresStore(StoreContract):
+class TestPostgresStore(StoreContract, OutboxContract):
     """On asyncio the pool lives on the test's loop; on trio in the store's own thread."""
 
     @pytest.fixture
@@ -195,4 +198,57 @@ class TestSqliteBatches:
             await anyio.lowlevel.checkpoint()  # every create is queued or in flight
             group.cancel_scope.cancel()
         assert {t.id for t in await store.list()} == {t.id for t in tasks}
+        await store.aclose()
+
+
+class TestOutboxAcrossConnections:
+    """Two stores on one database stand for two processes delivering from one outbox."""
+
+    async def _race(self, stores: list[TaskStore]) -> None:
+        _, queued = await running_with(stores[0], *[-1] * 10)
+        now = datetime.now(UTC)
+        leased: list[str] = []
+
+        async def claim(index: int) -> None:
+            claimed = await stores[index % 2].claim_deliveries(
+                now=now, limit=3, worker=f"s#{index}", lease_until=now + timedelta(seconds=30)
+            )
+            leased.extend(d.event_id for d in claimed)
+
+        async with anyio.create_task_group() as group:
+            for index in range(8):
+                group.start_soon(claim, index)
+        assert sorted(leased) == sorted(d.event_id for d in queued)
+        for store in stores:
+            await store.aclose()
+
+    @pytest.mark.anyio
+    async def test_sqlite(self, tmp_path: Path) -> None:
+        await self._race([SqliteStore(tmp_path / "tasks.db") for _ in range(2)])
+
+    @pytest.mark.anyio
+    async def test_postgres(self, postgres: PostgresServer) -> None:
+        await self._race([PostgresStore(postgres.dsn, min_size=2) for _ in range(2)])
+
+    @pytest.mark.anyio
+    async def test_a_sqlite_file_made_before_the_outbox_gets_it(self, tmp_path: Path) -> None:
+        import sqlite3
+
+        path = tmp_path / "old.db"
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "CREATE TABLE ffmpeg_tasks (id TEXT PRIMARY KEY, status TEXT NOT NULL, "
+                "owner TEXT, created_at REAL NOT NULL, data TEXT NOT NULL)"
+            )
+            task = make_task()
+            db.execute(
+                "INSERT INTO ffmpeg_tasks VALUES (?, ?, NULL, ?, ?)",
+                (task.id, "pending", task.created_at.timestamp(), json.dumps(task.to_dict())),
+            )
+        db.close()
+        store = SqliteStore(path)
+        assert await store.get(task.id) == task
+        assert await store.list_deliveries([task.id]) == []
+        running, queued = await running_with(store, 0)
+        assert await store.list_deliveries([running.id]) == queued
         await store.aclose()

@@ -4,6 +4,7 @@ an application's own pool, and a manager running tasks on it, on asyncio and on 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 
 import anyio
@@ -210,3 +211,42 @@ def test_a_closed_store_leaves_no_thread_behind(postgres: PostgresServer, backen
 
     anyio.run(main, backend=backend)
     assert threading.active_count() <= before
+
+
+async def test_a_version_1_database_migrates_keeping_its_tasks(postgres: PostgresServer) -> None:
+    """Version 2 adds the webhook outbox; the tasks stored before stay as they were."""
+    from importlib import resources
+
+    dsn = in_schema(postgres.base, postgres.new_schema())
+    first = resources.files("ffmpeg_tasks.storage").joinpath("postgres_schema", "0001_tasks.sql")
+    postgres.execute(
+        "CREATE TABLE ffmpeg_tasks_schema (version integer NOT NULL, migrated_at timestamptz "
+        f"NOT NULL DEFAULT now()); INSERT INTO ffmpeg_tasks_schema (version) VALUES (1); "
+        f"{first.read_text()}",
+        dsn,
+    )
+    await refused(PostgresStore(dsn), "older than")
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO ffmpeg_tasks (id, status, created_at, data) VALUES ('t1', 'pending', "
+            "now(), %s::jsonb)",
+            (
+                json.dumps(
+                    {
+                        "id": "t1",
+                        "command": COMMAND,
+                        "input_files": {"a.mp4": URL},
+                        "output_filename": "out.mp4",
+                        "status": "pending",
+                        "created_at": "2024-05-01T00:00:00+00:00",
+                    }
+                ),
+            ),
+        )
+    assert await PostgresStore(dsn).migrate() == SCHEMA_VERSION == 2
+    async with manager_on(PostgresStore(dsn)) as manager:
+        done = await manager.execute("t1")
+        assert done.status is TaskStatus.COMPLETED
+        assert await manager.deliveries("t1") == []

@@ -3,8 +3,8 @@ retried; a run that lost its claim stops and never writes over a newer attempt."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from functools import partial
 
 import anyio
@@ -13,6 +13,7 @@ import pytest
 
 from ffmpeg_tasks import (
     ConfigurationError,
+    Delivery,
     InvalidTransitionError,
     SyncTaskManager,
     Task,
@@ -68,10 +69,41 @@ class PartitionedStore:
         return await self.inner.list(status=status, owner=owner, limit=limit, offset=offset)
 
     async def update(
-        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+        self,
+        task: Task,
+        *,
+        expected: TaskStatus,
+        expected_worker: str | None = None,
+        deliveries: Sequence[Delivery] = (),
     ) -> Task:
         self._check()
-        return await self.inner.update(task, expected=expected, expected_worker=expected_worker)
+        return await self.inner.update(
+            task, expected=expected, expected_worker=expected_worker, deliveries=deliveries
+        )
+
+    async def counts(self) -> Mapping[TaskStatus, int]:
+        self._check()
+        return await self.inner.counts()
+
+    async def claim_deliveries(
+        self, *, now: datetime, limit: int, worker: str, lease_until: datetime
+    ) -> Sequence[Delivery]:
+        self._check()
+        return await self.inner.claim_deliveries(
+            now=now, limit=limit, worker=worker, lease_until=lease_until
+        )
+
+    async def record_attempt(self, delivery: Delivery, *, worker: str) -> bool:
+        self._check()
+        return await self.inner.record_attempt(delivery, worker=worker)
+
+    async def list_deliveries(self, task_ids: Sequence[str]) -> Sequence[Delivery]:
+        self._check()
+        return await self.inner.list_deliveries(task_ids)
+
+    async def requeue_deliveries(self, task_id: str, *, at: datetime) -> Sequence[Delivery]:
+        self._check()
+        return await self.inner.requeue_deliveries(task_id, at=at)
 
     async def aclose(self) -> None:
         """The inner store is closed by its owner."""

@@ -13,6 +13,7 @@ import pytest
 from ffmpeg_tasks import (
     CommandPolicy,
     ConfigurationError,
+    Delivery,
     Health,
     InvalidTaskError,
     InvalidTransitionError,
@@ -545,9 +546,16 @@ class SlowClaimStore(MemoryStore):
         self.claimed = anyio.Event()
 
     async def update(
-        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+        self,
+        task: Task,
+        *,
+        expected: TaskStatus,
+        expected_worker: str | None = None,
+        deliveries: Sequence[Delivery] = (),
     ) -> Task:
-        stored = await super().update(task, expected=expected, expected_worker=expected_worker)
+        stored = await super().update(
+            task, expected=expected, expected_worker=expected_worker, deliveries=deliveries
+        )
         if expected is TaskStatus.PENDING and task.status is TaskStatus.RUNNING:
             self.claimed.set()
             await anyio.sleep(0.3)
@@ -591,9 +599,16 @@ class CountingStore(MemoryStore):
         self.progress_writes: list[float | None] = []
 
     async def update(
-        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+        self,
+        task: Task,
+        *,
+        expected: TaskStatus,
+        expected_worker: str | None = None,
+        deliveries: Sequence[Delivery] = (),
     ) -> Task:
-        stored = await super().update(task, expected=expected, expected_worker=expected_worker)
+        stored = await super().update(
+            task, expected=expected, expected_worker=expected_worker, deliveries=deliveries
+        )
         if task.phase is TaskPhase.ENCODING and task.progress is not None:
             self.progress_writes.append(task.progress)
         return stored

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import email.utils
 import math
-import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 
 import anyio
@@ -44,8 +42,9 @@ from tenacity import (
 from .._checks import check_count, check_int_or_none, check_optional_seconds, check_seconds
 from .._defaults import DEFAULT_MAX_INPUT_BYTES
 from .._errors import ConfigurationError, FetchError, FfmpegTasksError, InvalidTaskError
-from ._addresses import IPAddress, ip_literal, refusal
+from ._addresses import IPAddress
 from ._decoding import PIECE, Decoder
+from ._pinning import checked_addresses, parse_http_url, pinned_request
 from ._resolver import Resolver, system_resolver
 
 __all__ = [
@@ -241,24 +240,7 @@ class HttpFetcher(AsyncResource):
     # URL and address rules ---------------------------------------------------------------
 
     def _parse(self, url: object, error: type[FfmpegTasksError], *, label: str) -> httpx.URL:
-        if not isinstance(url, str):
-            raise error(f"input URLs must be strings, got {type(url).__name__}")
-        try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise error(f"{label} is not a valid URL: {exc}") from None
-        if parsed.scheme not in {"http", "https"}:
-            raise error(f"{label} must use http or https, not {parsed.scheme or 'no scheme'!r}")
-        if parsed.userinfo:
-            raise error(
-                f"{label} must not hold a user name or password; credentials in URLs are "
-                "refused (the application can send headers instead)"
-            )
-        if not parsed.raw_host:
-            raise error(f"{label} has no host")
-        if parsed.port is not None and not 0 < parsed.port < 65536:
-            raise error(f"{label} has an invalid port {parsed.port}")
-        return parsed
+        return parse_http_url(url, error, label=label)
 
     async def _resolve(
         self,
@@ -269,50 +251,17 @@ class HttpFetcher(AsyncResource):
         transient: type[FfmpegTasksError] | None = None,
     ) -> list[IPAddress]:
         """The checked addresses of the URL's host, in the order to try them."""
-        host = parsed.raw_host.decode("ascii")
-        try:
-            literal = ip_literal(host)
-        except ValueError as exc:
-            raise error(f"{label}: {exc}") from None
-        if literal is not None:
-            addresses: list[IPAddress] = [literal]
-        else:
-            try:
-                with anyio.fail_after(self._timeout):
-                    found = await self._resolver(host)
-            except TimeoutError as exc:
-                raise (transient or error)(
-                    f"{label}: host {host!r} did not resolve within {self._timeout:g} s"
-                ) from exc
-            except OSError as exc:
-                again = isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN
-                raise (transient if again and transient else error)(
-                    f"{label}: cannot resolve host {host!r}: {exc.strerror or exc}"
-                ) from exc
-            try:
-                addresses = [
-                    item if isinstance(item, IPv4Address | IPv6Address) else ip_address(item)
-                    for item in found
-                ]
-            except ValueError as exc:
-                raise error(f"{label}: the resolver answered a non-address: {exc}") from exc
-            if not addresses:
-                raise error(f"{label}: host {host!r} has no addresses")
-        for address in addresses:
-            refused = refusal(address, allow_private=self._allow_private)
-            if refused is not None:
-                how = "names" if literal is not None else "has a host that resolves to"
-                hint = (
-                    " (an application that trusts its callers may pass "
-                    "HttpFetcher(allow_private_networks=True))"
-                    if refused.private
-                    else ""
-                )
-                raise error(
-                    f"{label} {how} {address}, which is {refused.reason}; only public "
-                    f"internet addresses are fetched{hint}"
-                )
-        return addresses
+        return await checked_addresses(
+            parsed,
+            error,
+            label=label,
+            resolver=self._resolver,
+            timeout=self._timeout,
+            allow_private=self._allow_private,
+            allow_hint="an application that trusts its callers may pass "
+            "HttpFetcher(allow_private_networks=True)",
+            transient=transient,
+        )
 
     # Downloading -------------------------------------------------------------------------
 
@@ -407,20 +356,9 @@ class HttpFetcher(AsyncResource):
         """A GET sent to ``address`` that names the real host in Host and in TLS SNI."""
         headers = dict(self._headers) if same_origin else {}
         headers.update(
-            {
-                "Host": hop.netloc.decode("ascii"),
-                "User-Agent": self._user_agent,
-                "Accept-Encoding": "identity",
-                "Connection": "close",
-            }
+            {"User-Agent": self._user_agent, "Accept-Encoding": "identity", "Connection": "close"}
         )
-        extensions: dict[str, str] = {}
-        host = hop.raw_host.decode("ascii")
-        if hop.scheme == "https" and ":" not in host and host != str(address):
-            # httpcore verifies the certificate against this name, not the IP in the URL.
-            extensions["sni_hostname"] = host.removesuffix(".")
-        pinned = hop.copy_with(host=str(address), fragment=None)
-        return self._http().build_request("GET", pinned, headers=headers, extensions=extensions)
+        return pinned_request(self._http(), "GET", hop, address, headers=headers)
 
     async def _receive(
         self, response: httpx.Response, hop: httpx.URL, download: _Download, label: str

@@ -24,6 +24,7 @@ from .._errors import ConfigurationError, RunError
 from .._media import MediaInfo
 from .._models import Health
 from .._protocols import ProgressCallback
+from .._usage import CHILD_CPU, report_cpu_seconds
 from ._binary import ENV_VAR, ffmpeg_version, find_ffmpeg, scrubbed_env
 from ._exit import exit_signal, failure_message
 from ._gate import SHELL_VARIABLES, gate_argv, gate_available, open_gate
@@ -239,6 +240,7 @@ class SubprocessRunner(anyio.abc.AsyncResource):
             with anyio.CancelScope(shield=True):
                 await _stop(process, self._kill_grace)
                 await process.aclose()
+            report_cpu_seconds(CHILD_CPU.take())
         returncode = process.returncode
         assert returncode is not None  # _stop reaped it
         if timer.cancelled_caught:

@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
+import attrs
 from anyio.abc import AsyncResource
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from .._deliveries import Delivery, DeliveryState
 from .._errors import (
     ConfigurationError,
     InvalidTaskError,
@@ -42,6 +45,15 @@ _UPDATE = (
     "UPDATE ffmpeg_tasks SET status = %s, owner = %s, worker = %s, data = %s::jsonb "
     "WHERE id = %s AND status = %s"
 )
+_INSERT_DELIVERY = (
+    "INSERT INTO ffmpeg_tasks_deliveries (event_id, url, task_id, state, next_attempt_at, "
+    "worker, lease_expires_at, created_at, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+    "%s::jsonb) ON CONFLICT (event_id, url) DO NOTHING"
+)
+_SAVE_DELIVERY = (
+    "UPDATE ffmpeg_tasks_deliveries SET state = %s, next_attempt_at = %s, worker = %s, "
+    "lease_expires_at = %s, data = %s::jsonb WHERE event_id = %s AND url = %s"
+)
 
 
 class PostgresStore(AsyncResource):
@@ -50,7 +62,7 @@ class PostgresStore(AsyncResource):
     Every state change is one conditional ``UPDATE ... WHERE id = ... AND status = ...
     [AND worker = ...]``: PostgreSQL locks the row, so of two processes racing to claim a
     pending task exactly one wins, and a run that lost its claim never writes over a newer
-    attempt. The tables must exist first: :meth:`migrate` (or ``ffmpeg-tasks db migrate``)
+    attempt. The webhook deliveries a change makes are inserted in its transaction. The tables must exist first: :meth:`migrate` (or ``ffmpeg-tasks db migrate``)
     creates them; the store checks their version when it connects, on first use.
 
     psycopg's async API runs on asyncio only. Used from asyncio, the pool lives on the event
@@ -158,7 +170,12 @@ class PostgresStore(AsyncResource):
         return [Task.from_dict(row[0]) for row in await self._call(select)]
 
     async def update(
-        self, task: Task, *, expected: TaskStatus, expected_worker: str | None = None
+        self,
+        task: Task,
+        *,
+        expected: TaskStatus,
+        expected_worker: str | None = None,
+        deliveries: Sequence[Delivery] = (),
     ) -> Task:
         query = _UPDATE
         params: tuple[object, ...] = (
@@ -174,9 +191,19 @@ class PostgresStore(AsyncResource):
             params += (expected_worker,)
 
         async def compare_and_set(connection: AsyncConnection[Any]) -> str | None:
-            cursor = await connection.execute(query, params)
-            if cursor.rowcount:
-                return None
+            if deliveries:
+                async with connection.transaction():
+                    cursor = await connection.execute(query, params)
+                    if cursor.rowcount:
+                        async with connection.cursor() as many:
+                            await many.executemany(
+                                _INSERT_DELIVERY, [_delivery_row(d) for d in deliveries]
+                            )
+                        return None
+            else:
+                cursor = await connection.execute(query, params)
+                if cursor.rowcount:
+                    return None
             cursor = await connection.execute(
                 "SELECT status FROM ffmpeg_tasks WHERE id = %s", (task.id,)
             )
@@ -193,6 +220,80 @@ class PostgresStore(AsyncResource):
         else:
             message = f"task {task.id!r} is claimed by another worker"
         raise InvalidTransitionError(message, task_id=task.id, status=current)
+
+    async def counts(self) -> Mapping[TaskStatus, int]:
+        async def select(connection: AsyncConnection[Any]) -> list[Any]:
+            cursor = await connection.execute(
+                "SELECT status, count(*) FROM ffmpeg_tasks GROUP BY status"
+            )
+            return await cursor.fetchall()
+
+        return {TaskStatus(status): int(count) for status, count in await self._call(select)}
+
+    async def claim_deliveries(
+        self, *, now: datetime, limit: int, worker: str, lease_until: datetime
+    ) -> Sequence[Delivery]:
+        async def claim(connection: AsyncConnection[Any]) -> list[Delivery]:
+            async with connection.transaction():
+                cursor = await connection.execute(
+                    "SELECT data FROM ffmpeg_tasks_deliveries WHERE state = %s "
+                    "AND next_attempt_at <= %s AND (lease_expires_at IS NULL "
+                    "OR lease_expires_at <= %s) ORDER BY next_attempt_at, seq LIMIT %s "
+                    "FOR UPDATE SKIP LOCKED",
+                    (DeliveryState.PENDING.value, now, now, limit),
+                )
+                leased = [
+                    attrs.evolve(
+                        Delivery.from_dict(row[0]), worker=worker, lease_expires_at=lease_until
+                    )
+                    for row in await cursor.fetchall()
+                ]
+                if leased:
+                    async with connection.cursor() as many:
+                        await many.executemany(_SAVE_DELIVERY, [_saved_row(d) for d in leased])
+            return leased
+
+        return await self._call(claim)
+
+    async def record_attempt(self, delivery: Delivery, *, worker: str) -> bool:
+        async def save(connection: AsyncConnection[Any]) -> bool:
+            cursor = await connection.execute(
+                _SAVE_DELIVERY + " AND worker = %s", (*_saved_row(delivery), worker)
+            )
+            return bool(cursor.rowcount)
+
+        return await self._call(save)
+
+    async def list_deliveries(self, task_ids: Sequence[str]) -> Sequence[Delivery]:
+        ids = list(dict.fromkeys(task_ids))
+
+        async def select(connection: AsyncConnection[Any]) -> list[Any]:
+            cursor = await connection.execute(
+                "SELECT data FROM ffmpeg_tasks_deliveries WHERE task_id = ANY(%s) "
+                "ORDER BY created_at, seq",
+                (ids,),
+            )
+            return await cursor.fetchall()
+
+        if not ids:
+            return []
+        return [Delivery.from_dict(row[0]) for row in await self._call(select)]
+
+    async def requeue_deliveries(self, task_id: str, *, at: datetime) -> Sequence[Delivery]:
+        async def requeue(connection: AsyncConnection[Any]) -> list[Delivery]:
+            async with connection.transaction():
+                cursor = await connection.execute(
+                    "SELECT data FROM ffmpeg_tasks_deliveries WHERE task_id = %s "
+                    "ORDER BY created_at, seq FOR UPDATE",
+                    (task_id,),
+                )
+                again = [Delivery.from_dict(row[0]).requeued(at) for row in await cursor.fetchall()]
+                if again:
+                    async with connection.cursor() as many:
+                        await many.executemany(_SAVE_DELIVERY, [_saved_row(d) for d in again])
+            return again
+
+        return await self._call(requeue)
 
     async def aclose(self) -> None:
         """Close the store's own pool (never the application's) and its thread, if any."""
@@ -403,3 +504,29 @@ def _require_psycopg() -> None:
 
 def _dump(task: Task) -> str:
     return json.dumps(task.to_dict(), separators=(",", ":"))
+
+
+def _delivery_row(delivery: Delivery) -> tuple[object, ...]:
+    return (
+        delivery.event_id,
+        delivery.url,
+        delivery.task_id,
+        delivery.state.value,
+        delivery.next_attempt_at,
+        delivery.worker,
+        delivery.lease_expires_at,
+        delivery.created_at,
+        delivery.to_json(),
+    )
+
+
+def _saved_row(delivery: Delivery) -> tuple[object, ...]:
+    return (
+        delivery.state.value,
+        delivery.next_attempt_at,
+        delivery.worker,
+        delivery.lease_expires_at,
+        delivery.to_json(),
+        delivery.event_id,
+        delivery.url,
+    )
