@@ -207,7 +207,8 @@ class TaskEvents:
         if not urls:
             return Prepared(event, ())
         body = webhook_body(event)
-        context = dict(self._trace_context())
+        # the span making the change (a run's), else the one that registered the task
+        context = dict(self._trace_context() or task.trace_context)
         deliveries = tuple(
             Delivery(
                 event_id=event.id,

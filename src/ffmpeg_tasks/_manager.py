@@ -314,8 +314,8 @@ class TaskManager:
                 inputs apply.
 
         Raises:
-            InvalidTaskError: the message says what to fix.
-            ConfigurationError: a ``webhook_url`` for a manager that sends no webhooks.
+            InvalidTaskError: the message says what to fix (a ``webhook_url`` too, for a
+                manager that sends no webhooks).
         """
         self._policy.prepare(
             command, input_files=input_files, output_filename=output_filename, outputs=outputs

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from ._deliveries import Delivery
-from ._errors import ConfigurationError
+from ._errors import InvalidTaskError
 from ._events import DEFAULT_EVENT_BUFFER, EventStream, TaskEvent, TaskEvents
 from ._models import utcnow
 from ._outbox import Outbox
@@ -97,14 +97,14 @@ class Notifications:
         """Refuse a task's ``webhook_url`` this manager would not call.
 
         Raises:
-            ConfigurationError: this manager sends no webhooks.
-            InvalidTaskError: the URL breaks a rule; the message says which.
+            InvalidTaskError: this manager sends no webhooks, or the URL breaks a rule; the
+                message says which.
         """
         if self._sender is None:
-            raise ConfigurationError(
-                "this manager sends no webhooks: give it "
-                "TaskManager(webhooks=WebhookSettings(secret=...)), or set "
-                "FFMPEG_TASKS_WEBHOOK_SECRET for from_env()"
+            raise InvalidTaskError(
+                "this service sends no webhooks: register the task without webhook_url (its "
+                "operator turns them on with TaskManager(webhooks=WebhookSettings(secret=...)) "
+                "or FFMPEG_TASKS_WEBHOOK_SECRET)"
             )
         await self._sender.check(url)
 

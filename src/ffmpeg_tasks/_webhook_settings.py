@@ -20,7 +20,13 @@ from ._errors import ConfigurationError
 from .fetchers._pinning import parse_http_url
 from .fetchers._resolver import Resolver
 
-__all__ = ["DEFAULT_RETRY_SCHEDULE", "SECRET_ENV_VAR", "URLS_ENV_VAR", "WebhookSettings"]
+__all__ = [
+    "DEFAULT_RETRY_SCHEDULE",
+    "PRIVATE_ENV_VAR",
+    "SECRET_ENV_VAR",
+    "URLS_ENV_VAR",
+    "WebhookSettings",
+]
 
 #: Seconds before each retry of a failed delivery: 5 s, 30 s, 5 min, 30 min, 2 h, 5 h, 10 h
 #: (eight attempts over about 18 hours), each with jitter.
@@ -29,6 +35,8 @@ DEFAULT_RETRY_SCHEDULE = (5.0, 30.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
 SECRET_ENV_VAR = "FFMPEG_TASKS_WEBHOOK_SECRET"
 #: Comma-separated URLs every task's events go to.
 URLS_ENV_VAR = "FFMPEG_TASKS_WEBHOOK_URLS"
+#: The inputs' opt-in to private networks, which webhooks follow.
+PRIVATE_ENV_VAR = "FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS"
 _PREFIX = "whsec_"
 
 
@@ -128,7 +136,8 @@ class WebhookSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookSettings | None:
         """Settings from ``FFMPEG_TASKS_WEBHOOK_SECRET`` and ``FFMPEG_TASKS_WEBHOOK_URLS``
-        (comma-separated); None when no secret is set.
+        (comma-separated); None when no secret is set. ``FFMPEG_TASKS_ALLOW_PRIVATE_NETWORKS=1``
+        lets webhooks call private addresses too, as it lets inputs come from them.
 
         Raises:
             ConfigurationError: a value is unusable, or URLs are set without a secret.
@@ -143,7 +152,8 @@ class WebhookSettings:
                     "set a secret (WebhookSettings.new_secret() makes one)"
                 )
             return None
+        private = env.get(PRIVATE_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
         try:
-            return cls(secret=secret, endpoints=urls)
+            return cls(secret=secret, endpoints=urls, allow_private_networks=private)
         except ConfigurationError as exc:
             raise ConfigurationError(f"{SECRET_ENV_VAR} / {URLS_ENV_VAR}: {exc}") from None

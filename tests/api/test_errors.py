@@ -230,6 +230,7 @@ async def test_the_openapi_schema_describes_every_error_status(
         ("GET", "/ffmpeg/status/{task_id}"): {"200", "404", "413", "422"},
         ("POST", "/ffmpeg/cancel/{task_id}"): {"200", "404", "409", "413", "422"},
         ("GET", "/ffmpeg/tasks"): {"200", "413", "422"},
+        ("POST", "/ffmpeg/tasks/{task_id}/webhooks/redeliver"): {"200", "404", "413", "422"},
         ("GET", "/ffmpeg/health"): {"200", "413", "503"},
         ("GET", "/health"): {"200"},
     }

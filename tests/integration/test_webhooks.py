@@ -13,7 +13,6 @@ import attrs
 import pytest
 
 from ffmpeg_tasks import (
-    ConfigurationError,
     Delivery,
     DeliveryState,
     InvalidTaskError,
@@ -276,7 +275,7 @@ async def test_webhook_urls_follow_the_address_rules_of_inputs() -> None:
         )
     await private.register(COMMAND, {"a.mp4": URL}, "out.mp4", webhook_url="http://127.0.0.1/x")
     plain = TaskManager(MemoryStore(), FakeFetcher(), FakeRunner(), FakeUploader())
-    with pytest.raises(ConfigurationError, match="sends no webhooks"):
+    with pytest.raises(InvalidTaskError, match="sends no webhooks"):
         await plain.register(COMMAND, {"a.mp4": URL}, "out.mp4", webhook_url="https://a.b/")
     for manager_ in (manager, private, plain):
         await manager_.aclose()

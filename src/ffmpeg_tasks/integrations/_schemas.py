@@ -6,11 +6,13 @@ stderr (``Task.log``) and the owner id never leave the server.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._deliveries import Delivery, DeliveryState
 from .._expect import Expectation
 from .._media import MediaInfo
 from .._models import Health, Output, Task, TaskPhase, TaskStatus
@@ -25,6 +27,7 @@ __all__ = [
     "RegisterRequest",
     "TaskList",
     "TaskResponse",
+    "WebhookResponse",
 ]
 
 
@@ -106,6 +109,13 @@ class RegisterRequest(BaseModel):
         allow_inf_nan=False,
         description="Wall-clock limit of the run in seconds; the server's default when absent.",
     )
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where the task's events (task.started, task.completed, task.failed, "
+        "task.cancelled) are sent as signed webhooks (Standard Webhooks); the same address "
+        "rules as input URLs apply.",
+    )
 
 
 class MediaResponse(BaseModel):
@@ -155,6 +165,37 @@ class OutputResponse(BaseModel):
         )
 
 
+class WebhookResponse(BaseModel):
+    """One event of the task sent to its ``webhook_url``, and how the attempts went."""
+
+    event_id: str = Field(description="The webhook-id header: the same on every attempt.")
+    event_type: str = Field(description="task.started, task.progress, task.completed, ...")
+    state: DeliveryState = Field(
+        description="pending (until its next attempt), delivered (2xx), failed (every "
+        "attempt of the schedule failed) or gone (the receiver answered 410)."
+    )
+    attempts: int
+    last_status: int | None = Field(description="HTTP status of the last attempt, if any.")
+    last_error: str | None = Field(description="Why the last attempt failed.")
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_delivery(cls, delivery: Delivery) -> WebhookResponse:
+        return cls(
+            event_id=delivery.event_id,
+            event_type=delivery.event_type,
+            state=delivery.state,
+            attempts=delivery.attempts,
+            last_status=delivery.last_status,
+            last_error=delivery.last_error,
+            last_attempt_at=delivery.last_attempt_at,
+            next_attempt_at=delivery.next_attempt_at,
+            delivered_at=delivery.delivered_at,
+        )
+
+
 class TaskResponse(BaseModel):
     """A task as the API shows it (never ffmpeg's raw output, never the owner)."""
 
@@ -183,13 +224,19 @@ class TaskResponse(BaseModel):
     )
     error: str | None = Field(description="Why the task failed or was cancelled.")
     timeout: float | None
+    webhook_url: str | None = Field(description="Where its events are sent, as registered.")
+    webhooks: list[WebhookResponse] | None = Field(
+        description="Each event sent to webhook_url and how its attempts went; null in a "
+        "webhook's own body."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
 
     @classmethod
-    def from_task(cls, task: Task) -> TaskResponse:
-        """Copy the public fields of ``task``, one by one (so a new field is never leaked)."""
+    def from_task(cls, task: Task, deliveries: Sequence[Delivery] | None = None) -> TaskResponse:
+        """Copy the public fields of ``task``, one by one (so a new field is never leaked),
+        with the ``deliveries`` to its own ``webhook_url`` (never the service's endpoints)."""
         return cls(
             task_id=task.id,
             status=task.status,
@@ -206,6 +253,14 @@ class TaskResponse(BaseModel):
             outputs=[OutputResponse.from_output(output) for output in task.outputs],
             error=task.error,
             timeout=task.timeout,
+            webhook_url=task.webhook_url,
+            webhooks=None
+            if deliveries is None
+            else [
+                WebhookResponse.from_delivery(delivery)
+                for delivery in deliveries
+                if delivery.url == task.webhook_url
+            ],
             created_at=task.created_at,
             started_at=task.started_at,
             finished_at=task.finished_at,

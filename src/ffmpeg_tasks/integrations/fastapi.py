@@ -2,8 +2,9 @@
 
 ``pip install "ffmpeg-tasks[fastapi]"``. Two ways in:
 
-- :func:`create_app` builds the service itself: the router, ``GET /health``, and a lifespan
-  that opens and closes the :class:`~ffmpeg_tasks.TaskManager`. ``ffmpeg-tasks serve`` runs it.
+- :func:`create_app` builds the service itself: the router, ``GET /health``, ``GET /metrics``
+  (for a manager with Prometheus metrics, behind the same keys), and a lifespan that opens and
+  closes the :class:`~ffmpeg_tasks.TaskManager`. ``ffmpeg-tasks serve`` runs it.
 - :func:`create_router` gives the ``/ffmpeg/...`` endpoints alone, for an application of your
   own; open the manager in your app's lifespan::
 
@@ -220,6 +221,12 @@ def _router(
             raise TaskNotFoundError(task_id)
         return task
 
+    async def answer(task: Task) -> TaskResponse:
+        """The task with the deliveries to its own webhook_url."""
+        if task.webhook_url is None:
+            return TaskResponse.from_task(task, ())
+        return TaskResponse.from_task(task, await manager.deliveries(task.id))
+
     @router.post(
         "/register",
         summary="Register a task",
@@ -238,8 +245,9 @@ def _router(
             expect=None if body.expect is None else [e.checks() for e in body.expect],
             timeout=body.timeout,
             owner=owner,
+            webhook_url=body.webhook_url,
         )
-        return TaskResponse.from_task(task)
+        return TaskResponse.from_task(task, ())
 
     @router.post(
         "/execute/{task_id}",
@@ -267,15 +275,15 @@ def _router(
         await visible(task_id, owner)
         if wait:
             with waiting.one():
-                return TaskResponse.from_task(await manager.execute(task_id))
+                return await answer(await manager.execute(task_id))
         await manager.start(task_id)
         response.status_code = 202
-        return TaskResponse.from_task(await manager.get(task_id))
+        return await answer(await manager.get(task_id))
 
     @router.get("/status/{task_id}", summary="A task's state", responses={**_NOT_FOUND, **_INVALID})
     async def status(task_id: str, owner: Owner) -> TaskResponse:
         """Status, phase and progress; the output URL once completed, the error once failed."""
-        return TaskResponse.from_task(await visible(task_id, owner))
+        return await answer(await visible(task_id, owner))
 
     @router.post(
         "/cancel/{task_id}",
@@ -289,7 +297,7 @@ def _router(
     async def cancel(task_id: str, owner: Owner) -> TaskResponse:
         """Stop a pending or running task; it ends ``cancelled``. Answers its final state."""
         await visible(task_id, owner)
-        return TaskResponse.from_task(await manager.cancel(task_id))
+        return await answer(await manager.cancel(task_id))
 
     @router.get("/tasks", summary="List tasks", responses={**_INVALID})
     async def tasks(
@@ -301,11 +309,24 @@ def _router(
         """Tasks newest first, one page at a time (only the caller's own when keys are on)."""
         found = await manager.list(status, limit, offset=offset, owner=owner)
         return TaskList(
-            tasks=[TaskResponse.from_task(task) for task in found],
+            tasks=[await answer(task) for task in found],
             limit=limit,
             offset=offset,
             next_offset=offset + len(found) if len(found) == limit else None,
         )
+
+    @router.post(
+        "/tasks/{task_id}/webhooks/redeliver",
+        summary="Send a task's webhooks again",
+        responses={**_NOT_FOUND, **_INVALID},
+    )
+    async def redeliver(task_id: str, owner: Owner) -> TaskResponse:
+        """Queue every event of the task again (delivered or not), each with its own
+        ``webhook-id``, so receivers can tell a replay; answers the task with the queued
+        deliveries."""
+        task = await visible(task_id, owner)
+        await manager.redeliver(task_id)
+        return await answer(task)
 
     @router.get(
         "/health",
@@ -378,4 +399,30 @@ def create_app(
         """``{"status": "ok"}`` while the process answers; no key needed."""
         return Liveness(status="ok")
 
+    if manager.metrics is not None:
+        _add_metrics(app, manager, keys)
     return app
+
+
+def _add_metrics(app: FastAPI, manager: TaskManager, keys: ApiKeys) -> None:
+    """``GET /metrics`` behind the API keys, for a manager measuring with Prometheus."""
+    from .prometheus import PrometheusMetrics, render_metrics
+
+    if not isinstance(manager.metrics, PrometheusMetrics):
+        return
+    Caller = Annotated[str | None, Depends(_caller(keys))]
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        tags=["metrics"],
+        response_class=Response,
+        responses={
+            200: {"content": {"text/plain": {}}, "description": "The text exposition format."},
+            **(_AUTH if keys.enabled else {}),
+        },
+    )
+    async def metrics(caller: Caller) -> Response:
+        """Every ``ffmpeg_tasks_*`` metric; the task counts are read from the store now."""
+        body, content_type = await render_metrics(manager)
+        return Response(body, media_type=content_type)
