@@ -88,3 +88,38 @@ def test_serve_stops_before_listening_when_a_variable_is_unusable(
     assert result.exit_code == 1
     assert variable in result.output
     assert "Traceback" not in result.output
+
+
+def test_without_opentelemetry_a_run_traces_nothing_and_works() -> None:
+    result = run_python(
+        "import sys\n"
+        "sys.modules['opentelemetry'] = None\n"
+        "import anyio\n"
+        "from ffmpeg_tasks import TaskManager\n"
+        "from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader, MemoryStore\n"
+        "async def main():\n"
+        "    url = 'https://media.example/a.mp4'\n"
+        "    async with TaskManager(MemoryStore(), FakeFetcher({url: b'A'}), FakeRunner(), "
+        "FakeUploader()) as manager:\n"
+        "        task = await manager.register('-i a.mp4 -c copy b.mp4', {'a.mp4': url}, 'b.mp4')\n"
+        "        print((await manager.execute(task.id)).status, task.trace_context)\n"
+        "anyio.run(main)\n"
+        "print(sorted(m for m, module in sys.modules.items() "
+        "if module and m.startswith(('opentelemetry', 'prometheus'))))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["completed {}", "[]"]
+
+
+def test_a_missing_prometheus_client_names_the_metrics_extra() -> None:
+    result = run_python(
+        "import sys\n"
+        "sys.modules['prometheus_client'] = None\n"
+        "from ffmpeg_tasks import ConfigurationError, TaskManager\n"
+        "try:\n"
+        "    TaskManager.from_env({'FFMPEG_TASKS_METRICS': '1'})\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'pip install "ffmpeg-tasks[metrics]"' in result.stdout

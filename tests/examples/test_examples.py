@@ -3,6 +3,7 @@ inputs from the loopback HTTP server, outputs to a folder or to the moto S3 serv
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -243,3 +244,67 @@ def test_thumbnails_writes_a_sequence_a_sheet_and_a_poster(
     assert lines[0].startswith("sheet.jpg 640x480 ")
     assert "thumb_001.jpg 160x120 " in result.stdout
     assert "poster.jpg 160x120 " in result.stdout
+
+
+def test_json_logs_tag_every_record_of_a_run(tmp_path: Path) -> None:
+    result = run_example("json_logs.py", cwd=tmp_path)
+    records = [json.loads(line) for line in result.stderr.strip().splitlines()]
+    fetching = next(r for r in records if r["message"].startswith("fetching "))
+    assert (fetching["logger"], fetching["owner"]) == ("my_app", "user-42")
+    assert fetching["task_id"]
+    ours = [r for r in records if r["logger"] == "ffmpeg_tasks"]
+    assert ours
+    assert {r["task_id"] for r in ours} == {fetching["task_id"]}
+    ended = records[-1]
+    assert ended["message"] == f"task {fetching['task_id']} ended failed"
+    assert (ended["task_id"], ended["owner"]) == (None, None)
+
+
+def test_webhook_receiver_verifies_what_a_manager_sends(tmp_path: Path) -> None:
+    import anyio
+
+    from ffmpeg_tasks import TaskManager, WebhookSettings
+    from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader, MemoryStore
+
+    secret = WebhookSettings.new_secret()
+    receiver = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--port", "0"],
+        cwd=tmp_path,
+        env={**os.environ, "FFMPEG_TASKS_WEBHOOK_SECRET": secret},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert receiver.stdout is not None
+        url = json.loads(receiver.stdout.readline())["listening"]
+        unsigned = httpx.post(url, json={"type": "task.completed"})
+        assert unsigned.status_code == 401
+
+        async def run_a_task() -> str:
+            source = "https://media.example/in.mp4"
+            webhooks = WebhookSettings(secret=secret, endpoints=[url], allow_private_networks=True)
+            manager = TaskManager(
+                MemoryStore(), FakeFetcher({source: b"v"}), FakeRunner(), FakeUploader(),
+                webhooks=webhooks,
+            )  # fmt: skip
+            async with manager:
+                task = await manager.register("-i a.mp4 -c copy b.mp4", {"a.mp4": source}, "b.mp4")
+                await manager.execute(task.id)
+                with anyio.fail_after(30):
+                    while {d.state.value for d in await manager.deliveries(task.id)} != {
+                        "delivered"
+                    }:
+                        await anyio.sleep(0.05)
+            return task.id
+
+        task_id = anyio.run(run_a_task)
+        lines = [receiver.stdout.readline().split() for _ in range(2)]
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+        if receiver.stdout is not None:
+            receiver.stdout.close()
+    assert [line[1:] for line in lines] == [
+        ["task.started", task_id, "running"],
+        ["task.completed", task_id, "completed"],
+    ]
