@@ -81,40 +81,36 @@ class WebhookSettings:
     kept in the task store's outbox until it is delivered, and retried on the
     ``retry_schedule``. Every manager sharing a store should have the same secret.
 
-    Args:
-        secret: ``whsec_`` and the base64 of 24 to 64 random bytes; see :meth:`new_secret`.
-        endpoints: URLs every event of every task goes to, besides a task's ``webhook_url``.
-        allow_private_networks: Also call loopback and private addresses (receivers of a
-            trusted network, tests); link-local and metadata addresses stay refused.
-        progress_interval: Least seconds between two ``task.progress`` webhooks of a task;
-            None (the default) sends none.
-        retry_schedule: Seconds before each retry; each gets +-``jitter`` of itself. After
-            the last one the delivery is ``failed``.
-        jitter: The fraction a retry's delay varies by at random, from 0 to 0.5.
-        timeout: Seconds one attempt may take, all of it (resolving, connecting, sending,
-            reading the answer).
-        max_response_bytes: The most of an answer's body read (the rest is never received).
-        max_concurrency: Deliveries attempted at once by one manager.
-        poll_interval: Seconds between two looks at the outbox for deliveries that other
-            processes queued or that came due; this process's own are sent at once.
-        resolver: Host name -> addresses (tests); the system's resolver by default.
-
     Raises:
         ConfigurationError: a setting is unusable; the message says which.
     """
 
+    #: ``whsec_`` and the base64 of 24 to 64 random bytes; see :meth:`new_secret`.
     secret: str = attrs.field(repr=False, converter=_secret)
+    #: URLs every event of every task goes to, besides a task's ``webhook_url``.
     endpoints: tuple[str, ...] = attrs.field(default=(), converter=_endpoints)
+    #: Also call loopback and private addresses (receivers of a trusted network, tests);
+    #: link-local and metadata addresses stay refused.
     allow_private_networks: bool = False
+    #: Least seconds between two ``task.progress`` webhooks of a task; None sends none.
     progress_interval: float | None = attrs.field(default=None)
+    #: Seconds before each retry, each varied by +-``jitter`` of itself; after the last one
+    #: the delivery is ``failed``.
     retry_schedule: tuple[float, ...] = attrs.field(
         default=DEFAULT_RETRY_SCHEDULE, converter=_schedule
     )
+    #: The fraction a retry's delay varies by at random, from 0 to 0.5.
     jitter: float = 0.2
+    #: Seconds one attempt may take, all of it (resolving, connecting, sending, reading).
     timeout: float = 10.0
+    #: The most of an answer's body read; the rest is never received.
     max_response_bytes: int = 4096
+    #: Deliveries attempted at once by one manager.
     max_concurrency: int = 4
+    #: Seconds between two looks at the outbox for deliveries that other processes queued
+    #: or that came due; this process's own are sent at once.
     poll_interval: float = 1.0
+    #: Host name -> addresses (tests); the system's resolver by default.
     resolver: Resolver | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:

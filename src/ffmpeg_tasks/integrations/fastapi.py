@@ -321,9 +321,9 @@ def _router(
         responses={**_NOT_FOUND, **_INVALID},
     )
     async def redeliver(task_id: str, owner: Owner) -> TaskResponse:
-        """Queue every event of the task again (delivered or not), each with its own
-        ``webhook-id``, so receivers can tell a replay; answers the task with the queued
-        deliveries."""
+        """Queue every event of the task again (delivered or not), each with the
+        ``webhook-id`` it had, so receivers can tell a replay; answers the task with the
+        queued deliveries."""
         task = await visible(task_id, owner)
         await manager.redeliver(task_id)
         return await answer(task)
