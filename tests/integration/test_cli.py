@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from ffmpeg_tasks.cli import main
+from ffmpeg_tasks.storage._postgres_schema import SCHEMA_VERSION
 from tests.fixtures.media import DecodedDuration
 from tests.fixtures.postgres import PostgresServer, in_schema
 
@@ -125,7 +126,7 @@ def test_db_migrate_makes_the_postgresql_tables_once(
     for _ in range(2):
         result = CliRunner().invoke(main, ["db", "migrate", "--database", dsn])
         assert result.exit_code == 0, result.output
-        assert "schema version 1, up to date" in result.stderr
+        assert f"schema version {SCHEMA_VERSION}, up to date" in result.stderr
     clean_env["FFMPEG_TASKS_DATABASE"] = in_schema(postgres.base, "no_such_schema")
     result = CliRunner().invoke(main, ["db", "migrate"])
     assert result.exit_code == 1
