@@ -168,6 +168,16 @@ class Task:
     )
     #: Encoding progress from 0.0 to 1.0, or None while unknown.
     progress: float | None = None
+    #: The whole run's progress from 0.0 to 1.0, fetching, encoding and uploading each
+    #: counting for a share (``docs/concepts/progress.md``); it never goes back within an
+    #: attempt. None before the run first reports.
+    overall_progress: float | None = None
+    #: How fast ffmpeg encodes as a multiple of real time (``2.0``: two seconds of output a
+    #: second), as of its last report, and kept once the encode is over; None while unknown.
+    speed: float | None = None
+    #: Seconds until the encode ends at that speed, as of the last report; None while unknown
+    #: and whenever the task is not encoding.
+    eta: float | None = None
     #: Stored outputs: the main output first, then the others by name.
     outputs: tuple[Output, ...] = attrs.field(default=(), converter=_outputs)
     #: Why the task failed or was cancelled: the step and the cause, with ffmpeg's last lines
@@ -232,6 +242,9 @@ class Task:
             "status": self.status.value,
             "phase": None if self.phase is None else self.phase.value,
             "progress": self.progress,
+            "overall_progress": self.overall_progress,
+            "speed": self.speed,
+            "eta": self.eta,
             "outputs": [output.to_dict() for output in self.outputs],
             "output_url": self.output_url,
             "error": self.error,
@@ -259,6 +272,9 @@ class Task:
             status=data["status"],
             phase=data.get("phase"),
             progress=data.get("progress"),
+            overall_progress=data.get("overall_progress"),
+            speed=data.get("speed"),
+            eta=data.get("eta"),
             outputs=tuple(Output.from_dict(o) for o in data.get("outputs", ())),
             error=data.get("error"),
             log=data.get("log"),

@@ -78,7 +78,8 @@ class FakeRunner(AsyncResource):
     H.264 video and one AAC audio stream (what its progress reports claim).
 
     Args:
-        duration: Seconds each run takes, reported as progress in ``steps`` reports.
+        duration: Seconds each run takes, reported as progress in ``steps`` reports (of a
+            10-second output, so at a speed of ``10 / duration``).
         steps: How many progress reports a run makes.
         fail_with: When set, every run ends with this ffmpeg exit status.
         media: What ``probe`` reports for every file; None for a runner that cannot probe.
@@ -122,6 +123,7 @@ class FakeRunner(AsyncResource):
                         Progress(
                             out_time=step / self._steps * 10.0,
                             duration=10.0,
+                            speed=10.0 / self._duration if self._duration else None,
                             done=step == self._steps,
                         )
                     )

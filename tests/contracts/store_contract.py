@@ -42,6 +42,9 @@ class StoreContract:
             status=TaskStatus.COMPLETED,
             phase=None,
             progress=1.0,
+            overall_progress=0.9375,
+            speed=2.25,
+            eta=1.5,
             outputs=(
                 Output(
                     name="out.mp4",

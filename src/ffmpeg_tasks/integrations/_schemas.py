@@ -166,6 +166,18 @@ class TaskResponse(BaseModel):
     progress: float | None = Field(
         description="Encoding progress from 0.0 to 1.0, or null while unknown."
     )
+    overall_progress: float | None = Field(
+        description="The whole run's progress from 0.0 to 1.0 (fetching 10 %, encoding 80 %, "
+        "uploading 10 %); it never goes back within an attempt. Null before the run reports."
+    )
+    speed: float | None = Field(
+        description="ffmpeg's encoding speed as a multiple of real time (2.0: two seconds of "
+        "output a second), as of its last report; null while unknown."
+    )
+    eta: float | None = Field(
+        description="Seconds until the encode ends at that speed; null while unknown and "
+        "whenever the task is not encoding."
+    )
     command: str
     input_files: dict[str, str]
     output_filename: str = Field(description="The main output's name.")
@@ -195,6 +207,9 @@ class TaskResponse(BaseModel):
             status=task.status,
             phase=task.phase,
             progress=task.progress,
+            overall_progress=task.overall_progress,
+            speed=task.speed,
+            eta=task.eta,
             command=task.command,
             input_files=dict(task.input_files),
             output_filename=task.output_filename,
