@@ -22,6 +22,7 @@ from ._models import Health, Output, Progress, Task, TaskPhase, TaskStatus
 from ._policy import CommandPolicy
 from ._protocols import Fetcher, ProgressCallback, Runner, TaskStore, Uploader
 from ._sync import SyncTaskManager
+from ._tables import TaskList
 
 __all__ = [
     "CommandPolicy",
@@ -44,6 +45,7 @@ __all__ = [
     "StreamInfo",
     "SyncTaskManager",
     "Task",
+    "TaskList",
     "TaskManager",
     "TaskNotFoundError",
     "TaskPhase",

@@ -13,11 +13,12 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TextIO
 
 import anyio
 import anyio.abc
 
+from ._bars import execute_with_progress, show_progress
 from ._changes import ChangeFeed
 from ._checks import (
     check_count,
@@ -46,6 +47,7 @@ from ._policy import CommandPolicy
 from ._protocols import Fetcher, Runner, TaskStore, Uploader
 from ._recovery import Recovery
 from ._run import RunContext
+from ._tables import TaskList
 from ._transitions import Transitions
 from ._workdir import remove_dead_workdirs
 
@@ -323,15 +325,18 @@ class TaskManager:
         *,
         offset: int = 0,
         owner: str | None = None,
-    ) -> Sequence[Task]:
-        """Tasks newest first, optionally only those with ``status`` (and ``owner``).
+    ) -> TaskList:
+        """Tasks newest first, optionally only those with ``status`` (and ``owner``); a list
+        that Jupyter shows as a table.
 
         Raises:
             InvalidTaskError: an unknown status, a limit outside 1-1000 or a negative offset.
         """
         check_page(limit, offset)
-        return await self._store.list(
-            status=check_status(status), owner=check_owner(owner), limit=limit, offset=offset
+        return TaskList(
+            await self._store.list(
+                status=check_status(status), owner=check_owner(owner), limit=limit, offset=offset
+            )
         )
 
     async def health(self) -> Health:
@@ -347,15 +352,21 @@ class TaskManager:
 
     # -- running ------------------------------------------------------------------------------
 
-    async def execute(self, task_id: str) -> Task:
+    async def execute(self, task_id: str, *, progress: bool = False) -> Task:
         """Run a pending task to its end in this coroutine and return its final state.
 
         A failure while running is recorded on the task (``failed`` with ``error``), not raised.
+
+        Args:
+            task_id: The task to run.
+            progress: Draw a live progress bar meanwhile, as :meth:`show_progress` does.
 
         Raises:
             TaskNotFoundError: no task has that id.
             InvalidTransitionError: the task is not pending (running, finished or started).
         """
+        if progress:
+            return await execute_with_progress(self, task_id)
         await self._check_startable(task_id)
         return await self._runs.execute(task_id, raise_if_taken=True)
 
@@ -403,6 +414,34 @@ class TaskManager:
         async with aclosing(self._changes.watch(check_task_id(task_id))) as changes:
             async for task in changes:
                 yield task
+
+    async def show_progress(
+        self,
+        task_ids: str | Iterable[str],
+        *,
+        timeout: float | None = None,
+        summary: bool | None = None,
+        file: TextIO | None = None,
+    ) -> TaskList:
+        """Draw a live progress bar of each task until every one has ended; return them.
+
+        The bars are ``tqdm.auto``'s: widgets in Jupyter, text elsewhere. Each shows the
+        run's overall percentage, the phase, ffmpeg's speed and the encode's ETA, then how
+        the task ended. The tasks run wherever they were started (``start()``, another
+        process sharing the store): this only watches.
+
+        Args:
+            task_ids: One task id, or several.
+            timeout: Seconds to watch at most.
+            summary: One bar for all the tasks (True), a bar each (False), or a bar each up
+                to ten tasks and one bar beyond (None).
+            file: Where text bars are written; standard error when None.
+
+        Raises:
+            TaskNotFoundError: no task has one of the ids.
+            WaitTimeoutError: ``timeout`` seconds passed first; the tasks go on.
+        """
+        return await show_progress(self, task_ids, timeout=timeout, summary=summary, file=file)
 
     async def cancel(self, task_id: str) -> Task:
         """Stop a pending or running task; it ends ``cancelled``. Returns its final state.

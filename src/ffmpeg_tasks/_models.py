@@ -12,12 +12,17 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._errors import InvalidTransitionError
 from ._expect import Expectation
 from ._media import MediaInfo
+
+if TYPE_CHECKING:
+    from IPython.display import DisplayObject, FileLink
+    from rich.table import Table
 
 __all__ = [
     "Health",
@@ -114,6 +119,24 @@ class Output:
     sha256: str | None = None
     #: What probing it found (container, duration, streams); None when it was not probed.
     media: MediaInfo | None = None
+
+    def display(self, *, embed: bool | None = None) -> DisplayObject | FileLink:
+        """A video, audio or image element (by content type) that Jupyter shows in place, or
+        a link for other files: a local ``file://`` output, or one with a download URL.
+
+        Args:
+            embed: Put a local file's bytes into the notebook (True) or point at the file
+                (False: Jupyter serves files under the folder it was started in); None
+                embeds files up to 64 MiB.
+
+        Raises:
+            ConfigurationError: IPython is missing (``pip install "ffmpeg-tasks[notebook]"``),
+                or the output is remote without a download URL.
+            FileNotFoundError: the local file is gone.
+        """
+        from ._inline import show_output
+
+        return show_output(self, embed=embed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -229,6 +252,38 @@ class Task:
     def download_expires_at(self) -> datetime | None:
         """When :attr:`download_url` stops working at the latest, when known."""
         return None if self.main_output is None else self.main_output.download_expires_at
+
+    def __repr__(self) -> str:
+        from ._tables import task_repr
+
+        return task_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ._tables import task_html
+
+        return task_html(self)
+
+    def __rich__(self) -> Table:
+        from ._tables import task_rich
+
+        return task_rich(self)
+
+    def display(self, *, embed: bool | None = None) -> DisplayObject | FileLink:
+        """The main output as :meth:`Output.display` shows it.
+
+        Raises:
+            InvalidTransitionError: the task has not completed, so it has no output yet.
+            ConfigurationError: as for :meth:`Output.display`.
+        """
+        output = self.main_output
+        if output is None:
+            raise InvalidTransitionError(
+                f"task {self.id!r} is {self.status.value}; only a completed task has an "
+                "output to show (wait() for it first)",
+                task_id=self.id,
+                status=self.status.value,
+            )
+        return output.display(embed=embed)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``Task.from_dict`` reads it back."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TextIO, TypeVar
 
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
@@ -19,6 +19,7 @@ from ._expect import Expect
 from ._manager import TaskManager
 from ._models import Health, Task, TaskStatus
 from ._policy import CommandPolicy
+from ._tables import TaskList
 
 __all__ = ["SyncTaskManager"]
 
@@ -134,9 +135,9 @@ class SyncTaskManager:
         )
         return task
 
-    def execute(self, task_id: str) -> Task:
+    def execute(self, task_id: str, *, progress: bool = False) -> Task:
         """See :meth:`TaskManager.execute`."""
-        task: Task = self._call(self._manager.execute, task_id)
+        task: Task = self._call(self._manager.execute, task_id, progress=progress)
         return task
 
     def start(self, task_id: str) -> None:
@@ -174,10 +175,22 @@ class SyncTaskManager:
         *,
         offset: int = 0,
         owner: str | None = None,
-    ) -> Sequence[Task]:
+    ) -> TaskList:
         """See :meth:`TaskManager.list`."""
-        tasks: Sequence[Task] = self._call(
-            self._manager.list, status, limit, offset=offset, owner=owner
+        tasks: TaskList = self._call(self._manager.list, status, limit, offset=offset, owner=owner)
+        return tasks
+
+    def show_progress(
+        self,
+        task_ids: str | Iterable[str],
+        *,
+        timeout: float | None = None,
+        summary: bool | None = None,
+        file: TextIO | None = None,
+    ) -> TaskList:
+        """See :meth:`TaskManager.show_progress`; the bars are drawn from the facade's thread."""
+        tasks: TaskList = self._call(
+            self._manager.show_progress, task_ids, timeout=timeout, summary=summary, file=file
         )
         return tasks
 
