@@ -313,10 +313,12 @@ class ProcrastinateWorker:
         group, self._group = self._group, None
         if group is None:
             return
-        with anyio.CancelScope(shield=True):
-            await self._drain()
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._drain()
+        finally:
             group.cancel_scope.cancel()
-            await group.__aexit__(None, None, None)
+            await group.__aexit__(None, None, None)  # (not shielded: it exits its own scope)
 
     def hand_back_now(self) -> None:
         """Do not wait for the grace period when stopping (a second stop signal)."""
@@ -331,7 +333,25 @@ class ProcrastinateWorker:
     async def _drain(self) -> None:
         """Stop taking jobs, give the runs going their grace, hand the rest back."""
         assert self._worker is not None
+        worker_id = self._worker.worker_id
         self._worker.stop()  # type: ignore[no-untyped-call]
+        async with anyio.create_task_group() as beating:
+            # procrastinate stops its heartbeat when it stops taking jobs: beat on while the
+            # runs finish, so that no other worker takes them for lost
+            if worker_id is not None:
+                beating.start_soon(self._beat, worker_id)
+            await self._finish_or_hand_back()
+            beating.cancel_scope.cancel()
+
+    async def _beat(self, worker_id: int) -> None:
+        while True:
+            await anyio.sleep(self._lease / 3)
+            try:
+                await self._dispatcher.app.job_manager.update_heartbeat(worker_id)
+            except Exception:
+                logger.warning("worker %s: could not renew its heartbeat", self.name, exc_info=True)
+
+    async def _finish_or_hand_back(self) -> None:
         with anyio.move_on_after(float("inf") if self.grace is None else self.grace):
             async with anyio.create_task_group() as group:
 
@@ -356,7 +376,7 @@ class ProcrastinateWorker:
     async def _requeue_lost_jobs(self, lease: float) -> None:
         """Every lease: jobs of vanished workers whose task is still pending without a retry
         (the worker died between taking the job and claiming the task) go back to the queue;
-        the others are done with (the store's recovery has their task)."""
+        those whose task has ended are removed. The store's recovery has the others' task."""
         jobs = self._dispatcher.app.job_manager
         while True:
             await anyio.sleep(lease)
@@ -368,7 +388,7 @@ class ProcrastinateWorker:
                     task = await self._manager.get(str(job.task_kwargs["task_id"]))
                     if task.status is TaskStatus.PENDING and task.retry_at is None:
                         await jobs.retry_job(job)
-                    else:
+                    elif task.status.is_terminal:
                         await jobs.finish_job_by_id_async(
                             job_id=job.id,
                             status=procrastinate.jobs.Status.FAILED,
