@@ -20,13 +20,14 @@ from ._manager import TaskManager
 from ._media import MediaInfo, StreamInfo
 from ._models import Health, Output, Progress, Task, TaskPhase, TaskStatus
 from ._policy import CommandPolicy
-from ._protocols import Fetcher, ProgressCallback, Runner, TaskStore, Uploader
+from ._protocols import Dispatcher, Fetcher, ProgressCallback, Runner, TaskStore, Uploader
 from ._sync import SyncTaskManager
 from ._tables import TaskList
 
 __all__ = [
     "CommandPolicy",
     "ConfigurationError",
+    "Dispatcher",
     "ExecutionError",
     "Expectation",
     "FetchError",

@@ -213,6 +213,10 @@ class Task:
     timeout: float | None = None
     #: Who registered the task (an API key's id, a user name); None when nobody said.
     owner: str | None = None
+    #: The queue of workers that runs it (a dispatcher's routing); None for the default one.
+    queue: str | None = None
+    #: Runs before tasks of lower priority waiting in the same queue; 0 unless given.
+    priority: int = 0
     #: The process that claimed it (host, machine, boot, pid and start time, and a token of
     #: the claim), so a restarted service can tell a run that died with its process from one
     #: going on elsewhere; None until it is claimed.
@@ -306,6 +310,8 @@ class Task:
             "log": self.log,
             "timeout": self.timeout,
             "owner": self.owner,
+            "queue": self.queue,
+            "priority": self.priority,
             "worker": self.worker,
             "attempts": self.attempts,
             "lease_expires_at": _iso(self.lease_expires_at),
@@ -335,6 +341,8 @@ class Task:
             log=data.get("log"),
             timeout=data.get("timeout"),
             owner=data.get("owner"),
+            queue=data.get("queue"),
+            priority=int(data.get("priority", 0)),
             worker=data.get("worker"),
             attempts=int(data.get("attempts", 0)),
             lease_expires_at=data.get("lease_expires_at"),

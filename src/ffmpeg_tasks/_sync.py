@@ -121,6 +121,8 @@ class SyncTaskManager:
         expect: Expect = None,
         timeout: float | None = None,
         owner: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
     ) -> Task:
         """See :meth:`TaskManager.register`."""
         task: Task = self._call(
@@ -132,6 +134,8 @@ class SyncTaskManager:
             expect=expect,
             timeout=timeout,
             owner=owner,
+            queue=queue,
+            priority=priority,
         )
         return task
 
@@ -152,6 +156,16 @@ class SyncTaskManager:
                 "use 'with SyncTaskManager(...) as manager', or call execute() instead"
             )
         self._call(self._manager.start, task_id)
+
+    def run_dispatched(self, task_id: str) -> Task:
+        """See :meth:`TaskManager.run_dispatched`."""
+        task: Task = self._call(self._manager.run_dispatched, task_id)
+        return task
+
+    def hand_back(self) -> Sequence[Task]:
+        """See :meth:`TaskManager.hand_back`."""
+        tasks: Sequence[Task] = self._call(self._manager.hand_back)
+        return tasks
 
     def wait(self, task_id: str, timeout: float | None = None) -> Task:
         """See :meth:`TaskManager.wait`."""

@@ -151,6 +151,8 @@ def task_fields(task: Task) -> list[tuple[str, str]]:
         rows.append(("outputs", " ".join((task.output_filename, *task.output_patterns))))
     if task.error is not None:
         rows.append(("error", task.error))
+    if task.queue is not None or task.priority:
+        rows.append(("queue", f"{task.queue or 'default'}, priority {task.priority}"))
     if task.attempts > 1:
         rows.append(("attempts", str(task.attempts)))
     for label, value in (

@@ -50,6 +50,8 @@ TASK_KEYS = {
     "outputs",
     "error",
     "timeout",
+    "queue",
+    "priority",
     "created_at",
     "started_at",
     "finished_at",

@@ -79,6 +79,8 @@ class StoreContract:
             log="frame=  50 fps=0.0\nvideo:12kB audio:3kB",
             timeout=12.5,
             owner="key-1",
+            queue="gpu.high",
+            priority=-7,
             worker="host/boot/42/1000",
             attempts=3,
             lease_expires_at=datetime.now(UTC) + timedelta(seconds=30),

@@ -155,6 +155,12 @@ def test_the_html_of_a_task_links_only_http_download_urls(tmp_path: Path) -> Non
     assert "3.5x real time" in page
 
 
+def test_the_html_shows_a_queue_only_when_one_was_chosen() -> None:
+    assert ">queue<" not in make_task()._repr_html_()
+    assert "gpu, priority 5" in make_task(queue="gpu", priority=5)._repr_html_()
+    assert "default, priority -1" in make_task(priority=-1)._repr_html_()
+
+
 def test_the_html_shows_progress_speed_and_eta_while_running() -> None:
     task = make_task(
         status=TaskStatus.RUNNING,

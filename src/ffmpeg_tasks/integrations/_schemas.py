@@ -64,7 +64,8 @@ class ExpectationBody(BaseModel):
 
 class RegisterRequest(BaseModel):
     """``POST /ffmpeg/register``: the original service's three fields, plus ``timeout``, the
-    other files the command writes (``outputs``) and what they must be like (``expect``)."""
+    other files the command writes (``outputs``), what they must be like (``expect``), and
+    which workers run it first (``queue``, ``priority``)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -105,6 +106,19 @@ class RegisterRequest(BaseModel):
         gt=0,
         allow_inf_nan=False,
         description="Wall-clock limit of the run in seconds; the server's default when absent.",
+    )
+    queue: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The queue of workers that runs it (letters, digits, '_', '.', '-'); "
+        "the default queue when absent.",
+    )
+    priority: int = Field(
+        default=0,
+        ge=-1000,
+        le=1000,
+        strict=True,
+        description="Among tasks waiting in the same queue, higher ones start first.",
     )
 
 
@@ -195,6 +209,8 @@ class TaskResponse(BaseModel):
     )
     error: str | None = Field(description="Why the task failed or was cancelled.")
     timeout: float | None
+    queue: str | None = Field(description="The queue of workers that runs it; null: the default.")
+    priority: int = Field(description="Higher starts first among tasks waiting in its queue.")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -221,6 +237,8 @@ class TaskResponse(BaseModel):
             outputs=[OutputResponse.from_output(output) for output in task.outputs],
             error=task.error,
             timeout=task.timeout,
+            queue=task.queue,
+            priority=task.priority,
             created_at=task.created_at,
             started_at=task.started_at,
             finished_at=task.finished_at,

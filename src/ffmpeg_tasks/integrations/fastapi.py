@@ -238,6 +238,8 @@ def _router(
             expect=None if body.expect is None else [e.checks() for e in body.expect],
             timeout=body.timeout,
             owner=owner,
+            queue=body.queue,
+            priority=body.priority,
         )
         return TaskResponse.from_task(task)
 
