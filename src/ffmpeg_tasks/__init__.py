@@ -23,8 +23,9 @@ from ._manager import TaskManager
 from ._media import MediaInfo, StreamInfo
 from ._models import Health, Output, Progress, Task, TaskPhase, TaskStatus
 from ._policy import CommandPolicy
-from ._protocols import Fetcher, ProgressCallback, Runner, TaskStore, Uploader
+from ._protocols import Dispatcher, Fetcher, ProgressCallback, Runner, TaskStore, Uploader
 from ._sync import SyncTaskManager
+from ._tables import TaskList
 from ._telemetry import Metrics
 from ._webhook_settings import WebhookSettings
 
@@ -33,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "Delivery",
     "DeliveryState",
+    "Dispatcher",
     "EventStream",
     "EventType",
     "ExecutionError",
@@ -55,6 +57,7 @@ __all__ = [
     "SyncTaskManager",
     "Task",
     "TaskEvent",
+    "TaskList",
     "TaskLogFilter",
     "TaskManager",
     "TaskNotFoundError",

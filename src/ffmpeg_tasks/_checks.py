@@ -20,11 +20,18 @@ __all__ = [
     "check_owner",
     "check_page",
     "check_positive_int",
+    "check_priority",
+    "check_queue",
     "check_seconds",
     "check_status",
     "check_task_id",
     "is_seconds",
 ]
+
+#: A queue's name: it becomes part of a PostgreSQL notification channel (63 bytes at most).
+QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+#: The priorities a task may have (higher runs first).
+MAX_PRIORITY = 1000
 
 #: ASCII control characters and DEL: no file name, S3 key or prefix we accept holds one.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -172,6 +179,41 @@ def check_owner(owner: object) -> str | None:
     if owner is not None and not isinstance(owner, str):
         raise InvalidTaskError(f"owner must be a string or None, got {type(owner).__name__}")
     return owner
+
+
+def check_queue(queue: object) -> str | None:
+    """None (the default queue), or a queue's name: letters, digits, ``_.-``, at most 40.
+
+    Raises:
+        InvalidTaskError: anything else.
+    """
+    if queue is None:
+        return None
+    if not isinstance(queue, str) or not QUEUE_NAME.fullmatch(queue):
+        raise InvalidTaskError(
+            f"queue must be a name of 1 to 40 letters, digits, '_', '.' or '-' starting with a "
+            f"letter or digit (such as 'gpu' or 'batch.low'), or None for the default, "
+            f"got {queue!r}"
+        )
+    return queue
+
+
+def check_priority(priority: object) -> int:
+    """A task's priority: a whole number from -1000 to 1000 (higher runs first).
+
+    Raises:
+        InvalidTaskError: anything else.
+    """
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not -MAX_PRIORITY <= priority <= MAX_PRIORITY
+    ):
+        raise InvalidTaskError(
+            f"priority must be a whole number from {-MAX_PRIORITY} to {MAX_PRIORITY} "
+            f"(higher runs first), got {priority!r}"
+        )
+    return priority
 
 
 def _kind(zero_ok: bool) -> str:

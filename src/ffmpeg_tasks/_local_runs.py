@@ -1,10 +1,12 @@
 """Runs in this process: a concurrency limit, a task group for background runs, and the runs in
-flight, so that ``cancel()`` can stop one."""
+flight, so that ``cancel()`` can stop one. Also the default :class:`Dispatcher`: a task started
+is run here."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -12,7 +14,7 @@ import anyio.abc
 import attrs
 
 from ._errors import ConfigurationError, InvalidTransitionError
-from ._models import Task, TaskStatus
+from ._models import Task, TaskStatus, utcnow
 from ._protocols import TaskStore
 from ._run import RunContext, TaskRun
 from ._workers import this_worker
@@ -32,6 +34,8 @@ class _ActiveRun:
     settled: anyio.Event = attrs.field(factory=anyio.Event)
     #: The claim landed: this run owns the task.
     claimed: bool = False
+    #: What the claim stores as the task's worker.
+    worker: str | None = None
 
 
 class LocalRuns:
@@ -97,9 +101,10 @@ class LocalRuns:
             task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)
 
-    def start(self, task_id: str, *, retry: bool = False) -> None:
-        """Run the task in the background; a ``retry`` stopped before it began (the manager
-        closing) is left ``pending`` for another manager rather than cancelled.
+    def start(self, task_id: str, *, retry: bool = False, at: datetime | None = None) -> None:
+        """Run the task in the background, not before ``at``; a ``retry`` stopped before it
+        began (the manager closing) is left ``pending`` for another manager rather than
+        cancelled.
 
         Raises:
             ConfigurationError: not open.
@@ -107,7 +112,57 @@ class LocalRuns:
         self.check_open()
         assert self._task_group is not None
         self._scheduled.add(task_id)
-        self._task_group.start_soon(self._execute_in_background, task_id, retry)
+        self._task_group.start_soon(self._execute_in_background, task_id, retry, at)
+
+    # -- the Dispatcher port -----------------------------------------------------------------
+
+    async def submit(self, task: Task, *, at: datetime | None = None) -> None:
+        """Run ``task`` here, in the background (:meth:`start`).
+
+        Raises:
+            ConfigurationError: not open.
+            InvalidTransitionError: it was started here already and has not ended.
+        """
+        self.check_open()
+        if self.is_scheduled(task.id):
+            raise InvalidTransitionError(
+                f"task {task.id!r} is started; only a pending task can be executed, once",
+                task_id=task.id,
+                status=task.status.value,
+            )
+        self.start(task.id, retry=task.retry_at is not None, at=at)
+
+    async def withdraw(self, task_id: str) -> None:
+        """Nothing waits in a queue here: a run of this process stops through ``cancel()``."""
+
+    async def aclose(self) -> None:
+        """Nothing to release: the owner's :meth:`close` ends the runs."""
+
+    # -- handing runs back ---------------------------------------------------------------------
+
+    async def hand_back(self) -> Sequence[str]:
+        """Stop every run of this process and put its task back to ``pending`` (its attempt
+        counted), claimable after one heartbeat, for another process to run; returns their ids.
+
+        The store changes first, so the run's own end stores nothing over it.
+        """
+        handed: list[str] = []
+        for task_id, active in list(self._active.items()):
+            await active.settled.wait()
+            if not active.claimed:
+                continue  # it stops before it runs, and leaves the task pending
+            try:
+                task = await self._store.get(task_id)
+                if task.status is TaskStatus.RUNNING and task.worker == active.worker:
+                    at = utcnow() + timedelta(seconds=self._context.heartbeat)
+                    await self._context.transitions.retry(task, at=at)
+                    handed.append(task_id)
+            except InvalidTransitionError:
+                pass  # it ended, or was recovered, meanwhile
+            except Exception:
+                logger.warning("task %s: could not hand it back", task_id, exc_info=True)
+            active.scope.cancel()
+        return handed
 
     def start_service(self, service: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``service`` in the background until :meth:`close` (recovery passes).
@@ -130,7 +185,7 @@ class LocalRuns:
         claimed = False
         try:
             async with self._slot():
-                active = self._active[task_id] = _ActiveRun()
+                active = self._active[task_id] = _ActiveRun(worker=worker)
                 try:
                     claim = await self._context.transitions.claim(task_id, worker=worker)
                 except InvalidTransitionError:
@@ -169,8 +224,10 @@ class LocalRuns:
             active.scope.cancel()
         return active.claimed
 
-    async def _execute_in_background(self, task_id: str, retry: bool) -> None:
+    async def _execute_in_background(self, task_id: str, retry: bool, at: datetime | None) -> None:
         try:
+            if at is not None:
+                await anyio.sleep(max((at - utcnow()).total_seconds(), 0))
             await self.execute(task_id, raise_if_taken=False, retry=retry)
         except Exception:
             logger.exception("task %s could not be run", task_id)

@@ -1,7 +1,7 @@
 """TaskManager: what applications call. State changes live in ``_transitions``, one task's run
 in ``_run``; the manager owns the ports, the concurrency limit and the runs in flight.
 
-The manager knows the four ports, never their adapters (defaults are built in ``_config``).
+The manager knows the ports, never their adapters (defaults are built in ``_config``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TextIO
 
 import anyio
 import anyio.abc
 
+from ._bars import execute_with_progress, show_progress
 from ._changes import ChangeFeed
 from ._checks import (
     check_count,
@@ -26,6 +27,8 @@ from ._checks import (
     check_owner,
     check_page,
     check_positive_int,
+    check_priority,
+    check_queue,
     check_seconds,
     check_status,
     check_task_id,
@@ -43,12 +46,13 @@ from ._events import DEFAULT_EVENT_BUFFER, EventStream
 from ._expect import Expect, expectations_from
 from ._health import SandboxWarning, manager_health
 from ._local_runs import LocalRuns
-from ._models import Health, Task, TaskStatus
+from ._models import Health, Task, TaskStatus, utcnow
 from ._notifications import EventCallback, Notifications
 from ._policy import CommandPolicy
-from ._protocols import Fetcher, Runner, TaskStore, Uploader
+from ._protocols import Dispatcher, Fetcher, Runner, TaskStore, Uploader
 from ._recovery import Recovery
 from ._run import RunContext
+from ._tables import TaskList
 from ._telemetry import Metrics, Telemetry
 from ._tracing import current_trace_context
 from ._transitions import Transitions
@@ -62,6 +66,11 @@ logger = logging.getLogger("ffmpeg_tasks")
 #: Wall-clock limit of one run unless the application sets another: twice the default CPU
 #: time limit of ffmpeg, so a stuck run (waiting, not computing) ends too.
 DEFAULT_TIMEOUT = 2 * 3600.0
+#: Longest a worker waits for a retry's time when its job came early (clocks of two hosts
+#: disagree); a job further ahead is handed back to the queue.
+MAX_EARLY_JOB = 60.0
+#: Longest a remote execute() whose caller was cancelled tries to cancel its task.
+_CANCEL_ON_EXIT = 10.0
 
 
 class TaskManager:
@@ -100,6 +109,9 @@ class TaskManager:
         metrics: Where measurements go, e.g.
             ``ffmpeg_tasks.integrations.prometheus.PrometheusMetrics()``; None for none.
         health_details: Extra facts ``health()`` reports (set by ``from_env``).
+        dispatcher: Where started tasks run: in this process when None; a dispatcher such
+            as ``ProcrastinateDispatcher`` hands them to worker processes sharing the store
+            (``start()`` enqueues, ``execute()`` enqueues and waits).
     """
 
     def __init__(
@@ -123,6 +135,7 @@ class TaskManager:
         on_event: EventCallback | None = None,
         metrics: Metrics | None = None,
         health_details: Mapping[str, str] | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         if max_concurrency is not None:
             check_positive_int(max_concurrency, "max_concurrency")
@@ -169,10 +182,14 @@ class TaskManager:
             telemetry=self._telemetry,
         )
         self._runs = LocalRuns(self._store, self._run_context, max_concurrency=max_concurrency)
+        #: Where started tasks go; this process's own runs unless another was given.
+        self._dispatcher: Dispatcher = self._runs if dispatcher is None else dispatcher
+        self._remote = dispatcher is not None
         self._recovery = Recovery(
             self._store,
             self._transitions,
             self._runs,
+            dispatcher=dispatcher,
             interval=heartbeat,
             retries=retries,
             retry_backoff=retry_backoff,
@@ -202,12 +219,17 @@ class TaskManager:
         kwargs.setdefault("uploader", env.uploader)
         if env.store is not None:
             kwargs.setdefault("store", env.store)
+        for name, value in env.manager.items():
+            kwargs.setdefault(name, value)
+        if env.dispatcher is not None:
+            kwargs.setdefault("dispatcher", env.dispatcher)
         return cls(health_details=details, **kwargs)
 
     def __repr__(self) -> str:
+        dispatcher = f", dispatcher={self._dispatcher!r}" if self._remote else ""
         return (
             f"TaskManager(store={self._store!r}, uploader={self._uploader!r}, "
-            f"max_concurrency={self._runs.max_concurrency})"
+            f"max_concurrency={self._runs.max_concurrency}{dispatcher})"
         )
 
     @property
@@ -277,6 +299,8 @@ class TaskManager:
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
+            if self._remote:
+                await self._dispatcher.aclose()
             await self._notifications.aclose()
             for resource in (self._fetcher, self._runner, self._uploader, self._store):
                 await resource.aclose()
@@ -293,6 +317,8 @@ class TaskManager:
         expect: Expect = None,
         timeout: float | None = None,
         owner: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
         webhook_url: str | None = None,
     ) -> Task:
         """Check a task and store it as ``pending``; nothing is downloaded or run yet.
@@ -309,6 +335,10 @@ class TaskManager:
             timeout: Wall-clock limit of the run in seconds, at most the manager's; the
                 manager's when None.
             owner: Who registered it (an API key id, a user name), for filtering with ``list``.
+            queue: Which workers run it, for a dispatcher that routes by queue (procrastinate);
+                the dispatcher's default queue when None. Runs in this process ignore it.
+            priority: From -1000 to 1000: among tasks waiting in the same queue, higher
+                ones start first (a dispatcher's ordering; runs in this process ignore it).
             webhook_url: Where its events (started, completed, failed, cancelled) are sent as
                 signed webhooks, besides the manager's endpoints; the same address rules as
                 inputs apply.
@@ -331,6 +361,8 @@ class TaskManager:
                 f"({self._timeout:g} s); ask for {self._timeout:g} s or less"
             )
         check_owner(owner)
+        queue = check_queue(queue)
+        priority = check_priority(priority)
         for url in input_files.values():
             await self._fetcher.check(url)
         if webhook_url is not None:
@@ -343,6 +375,8 @@ class TaskManager:
             expect=expectations,
             timeout=timeout,
             owner=owner,
+            queue=queue,
+            priority=priority,
             webhook_url=webhook_url,
             trace_context=current_trace_context(),
         )
@@ -364,15 +398,18 @@ class TaskManager:
         *,
         offset: int = 0,
         owner: str | None = None,
-    ) -> Sequence[Task]:
-        """Tasks newest first, optionally only those with ``status`` (and ``owner``).
+    ) -> TaskList:
+        """Tasks newest first, optionally only those with ``status`` (and ``owner``); a list
+        that Jupyter shows as a table.
 
         Raises:
             InvalidTaskError: an unknown status, a limit outside 1-1000 or a negative offset.
         """
         check_page(limit, offset)
-        return await self._store.list(
-            status=check_status(status), owner=check_owner(owner), limit=limit, offset=offset
+        return TaskList(
+            await self._store.list(
+                status=check_status(status), owner=check_owner(owner), limit=limit, offset=offset
+            )
         )
 
     async def counts(self) -> Mapping[TaskStatus, int]:
@@ -393,29 +430,81 @@ class TaskManager:
 
     # -- running ------------------------------------------------------------------------------
 
-    async def execute(self, task_id: str) -> Task:
-        """Run a pending task to its end in this coroutine and return its final state.
+    async def execute(self, task_id: str, *, progress: bool = False) -> Task:
+        """Run a pending task to its end in this coroutine and return its final state; with a
+        dispatcher, hand it to a worker and wait for its end. A cancelled caller cancels the
+        task.
 
         A failure while running is recorded on the task (``failed`` with ``error``), not raised.
+
+        Args:
+            task_id: The task to run.
+            progress: Draw a live progress bar meanwhile, as :meth:`show_progress` does.
 
         Raises:
             TaskNotFoundError: no task has that id.
             InvalidTransitionError: the task is not pending (running, finished or started).
+            ConfigurationError: the dispatcher's queue cannot be reached.
         """
-        await self._check_startable(task_id)
-        return await self._runs.execute(task_id, raise_if_taken=True)
+        if progress:
+            return await execute_with_progress(self, task_id)
+        task = await self._check_startable(task_id)
+        if not self._remote:
+            return await self._runs.execute(task_id, raise_if_taken=True)
+        await self._dispatcher.submit(task)
+        try:
+            return await self.wait(task_id)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_ON_EXIT):
+                try:
+                    await self.cancel(task_id)
+                except InvalidTransitionError:
+                    pass  # it ended meanwhile
+                except Exception:
+                    logger.warning("task %s: could not cancel it", task_id, exc_info=True)
+            raise
 
     async def start(self, task_id: str) -> None:
-        """Run a pending task in the background and return at once; see :meth:`wait`.
+        """Run a pending task in the background (or hand it to the dispatcher's workers) and
+        return at once; see :meth:`wait`.
 
         Raises:
-            ConfigurationError: the manager is not open (``async with TaskManager() as m``).
+            ConfigurationError: the manager is not open (``async with TaskManager() as m``),
+                or the dispatcher's queue cannot be reached.
             TaskNotFoundError: no task has that id.
             InvalidTransitionError: the task is not pending.
         """
         self._runs.check_open()
-        await self._check_startable(task_id)
-        self._runs.start(task_id)
+        task = await self._check_startable(task_id)
+        await self._dispatcher.submit(task)
+
+    async def run_dispatched(self, task_id: str) -> Task:
+        """Run here a task a dispatcher handed to this process (a worker's job), and return
+        it as it ended, or as found when it is no longer pending: cancelled meanwhile, or
+        claimed by another worker. A cancellation before the claim leaves it ``pending``.
+
+        A retry waits for its time first (its job came early), up to a minute.
+
+        Raises:
+            TaskNotFoundError: no task has that id.
+        """
+        task = await self._store.get(check_task_id(task_id))
+        if self._runs.is_scheduled(task_id):
+            return task  # another job of it runs here already
+        if task.status is TaskStatus.PENDING and task.retry_at is not None:
+            early = (task.retry_at - utcnow()).total_seconds()
+            if early > MAX_EARLY_JOB:
+                return task
+            await anyio.sleep(max(early, 0))
+        return await self._runs.execute(task_id, raise_if_taken=False, retry=True)
+
+    async def hand_back(self) -> Sequence[Task]:
+        """Stop the runs of this process and put their tasks back to ``pending`` for
+        another process (a worker shutting down after its grace period); returns them as
+        stored then. Each counts as an attempt; claims wait one ``heartbeat``.
+        """
+        handed = await self._runs.hand_back()
+        return [await self._store.get(task_id) for task_id in handed]
 
     async def wait(self, task_id: str, timeout: float | None = None) -> Task:
         """Wait until the task is completed, failed or cancelled, and return it.
@@ -450,6 +539,34 @@ class TaskManager:
             async for task in changes:
                 yield task
 
+    async def show_progress(
+        self,
+        task_ids: str | Iterable[str],
+        *,
+        timeout: float | None = None,
+        summary: bool | None = None,
+        file: TextIO | None = None,
+    ) -> TaskList:
+        """Draw a live progress bar of each task until every one has ended; return them.
+
+        The bars are ``tqdm.auto``'s: widgets in Jupyter, text elsewhere. Each shows the
+        run's overall percentage, the phase, ffmpeg's speed and the encode's ETA, then how
+        the task ended. The tasks run wherever they were started (``start()``, another
+        process sharing the store): this only watches.
+
+        Args:
+            task_ids: One task id, or several.
+            timeout: Seconds to watch at most.
+            summary: One bar for all the tasks (True), a bar each (False), or a bar each up
+                to ten tasks and one bar beyond (None).
+            file: Where text bars are written; standard error when None.
+
+        Raises:
+            TaskNotFoundError: no task has one of the ids.
+            WaitTimeoutError: ``timeout`` seconds passed first; the tasks go on.
+        """
+        return await show_progress(self, task_ids, timeout=timeout, summary=summary, file=file)
+
     async def cancel(self, task_id: str) -> Task:
         """Stop a pending or running task; it ends ``cancelled``. Returns its final state.
 
@@ -475,13 +592,19 @@ class TaskManager:
             running = task.status is TaskStatus.RUNNING
             try:
                 # A run in another process notices within its poll_interval and stops.
-                return await self._transitions.end(
+                ended = await self._transitions.end(
                     task,
                     TaskStatus.CANCELLED,
                     "cancelled" if running else "cancelled before it started",
                 )
             except InvalidTransitionError:
                 continue  # it changed meanwhile (claimed, finished): look again
+            if not running and self._remote:
+                try:  # its job would end at its claim anyway: this only tidies the queue
+                    await self._dispatcher.withdraw(task_id)
+                except Exception:
+                    logger.warning("task %s: could not withdraw its job", task_id, exc_info=True)
+            return ended
 
     # -- events and webhooks ------------------------------------------------------------------
 
@@ -519,7 +642,7 @@ class TaskManager:
         await self._store.get(check_task_id(task_id))
         return await self._notifications.redeliver(task_id)
 
-    async def _check_startable(self, task_id: str) -> None:
+    async def _check_startable(self, task_id: str) -> Task:
         task = await self._store.get(check_task_id(task_id))
         if task.status is not TaskStatus.PENDING or self._runs.is_scheduled(task_id):
             state = "started" if task.status is TaskStatus.PENDING else task.status.value
@@ -528,6 +651,7 @@ class TaskManager:
                 task_id=task_id,
                 status=task.status.value,
             )
+        return task
 
 
 def _usable_cpus() -> int:

@@ -12,12 +12,17 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._errors import InvalidTransitionError
 from ._expect import Expectation
 from ._media import MediaInfo
+
+if TYPE_CHECKING:
+    from IPython.display import DisplayObject, FileLink
+    from rich.table import Table
 
 __all__ = [
     "Health",
@@ -115,6 +120,24 @@ class Output:
     #: What probing it found (container, duration, streams); None when it was not probed.
     media: MediaInfo | None = None
 
+    def display(self, *, embed: bool | None = None) -> DisplayObject | FileLink:
+        """A video, audio or image element (by content type) that Jupyter shows in place, or
+        a link for other files: a local ``file://`` output, or one with a download URL.
+
+        Args:
+            embed: Put a local file's bytes into the notebook (True) or point at the file
+                (False: Jupyter serves files under the folder it was started in); None
+                embeds files up to 64 MiB.
+
+        Raises:
+            ConfigurationError: IPython is missing (``pip install "ffmpeg-tasks[notebook]"``),
+                or the output is remote without a download URL.
+            FileNotFoundError: the local file is gone.
+        """
+        from ._inline import show_output
+
+        return show_output(self, embed=embed)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -168,6 +191,16 @@ class Task:
     )
     #: Encoding progress from 0.0 to 1.0, or None while unknown.
     progress: float | None = None
+    #: The whole run's progress from 0.0 to 1.0, fetching, encoding and uploading each
+    #: counting for a share (``docs/concepts/progress.md``); it never goes back within an
+    #: attempt. None before the run first reports.
+    overall_progress: float | None = None
+    #: How fast ffmpeg encodes as a multiple of real time (``2.0``: two seconds of output a
+    #: second), as of its last report, and kept once the encode is over; None while unknown.
+    speed: float | None = None
+    #: Seconds until the encode ends at that speed, as of the last report; None while unknown
+    #: and whenever the task is not encoding.
+    eta: float | None = None
     #: Stored outputs: the main output first, then the others by name.
     outputs: tuple[Output, ...] = attrs.field(default=(), converter=_outputs)
     #: Why the task failed or was cancelled: the step and the cause, with ffmpeg's last lines
@@ -180,6 +213,10 @@ class Task:
     timeout: float | None = None
     #: Who registered the task (an API key's id, a user name); None when nobody said.
     owner: str | None = None
+    #: The queue of workers that runs it (a dispatcher's routing); None for the default one.
+    queue: str | None = None
+    #: Runs before tasks of lower priority waiting in the same queue; 0 unless given.
+    priority: int = 0
     #: The process that claimed it (host, machine, boot, pid and start time, and a token of
     #: the claim), so a restarted service can tell a run that died with its process from one
     #: going on elsewhere; None until it is claimed.
@@ -228,6 +265,38 @@ class Task:
         """When :attr:`download_url` stops working at the latest, when known."""
         return None if self.main_output is None else self.main_output.download_expires_at
 
+    def __repr__(self) -> str:
+        from ._tables import task_repr
+
+        return task_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ._tables import task_html
+
+        return task_html(self)
+
+    def __rich__(self) -> Table:
+        from ._tables import task_rich
+
+        return task_rich(self)
+
+    def display(self, *, embed: bool | None = None) -> DisplayObject | FileLink:
+        """The main output as :meth:`Output.display` shows it.
+
+        Raises:
+            InvalidTransitionError: the task has not completed, so it has no output yet.
+            ConfigurationError: as for :meth:`Output.display`.
+        """
+        output = self.main_output
+        if output is None:
+            raise InvalidTransitionError(
+                f"task {self.id!r} is {self.status.value}; only a completed task has an "
+                "output to show (wait() for it first)",
+                task_id=self.id,
+                status=self.status.value,
+            )
+        return output.display(embed=embed)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``Task.from_dict`` reads it back."""
         return {
@@ -240,12 +309,17 @@ class Task:
             "status": self.status.value,
             "phase": None if self.phase is None else self.phase.value,
             "progress": self.progress,
+            "overall_progress": self.overall_progress,
+            "speed": self.speed,
+            "eta": self.eta,
             "outputs": [output.to_dict() for output in self.outputs],
             "output_url": self.output_url,
             "error": self.error,
             "log": self.log,
             "timeout": self.timeout,
             "owner": self.owner,
+            "queue": self.queue,
+            "priority": self.priority,
             "worker": self.worker,
             "attempts": self.attempts,
             "lease_expires_at": _iso(self.lease_expires_at),
@@ -269,11 +343,16 @@ class Task:
             status=data["status"],
             phase=data.get("phase"),
             progress=data.get("progress"),
+            overall_progress=data.get("overall_progress"),
+            speed=data.get("speed"),
+            eta=data.get("eta"),
             outputs=tuple(Output.from_dict(o) for o in data.get("outputs", ())),
             error=data.get("error"),
             log=data.get("log"),
             timeout=data.get("timeout"),
             owner=data.get("owner"),
+            queue=data.get("queue"),
+            priority=int(data.get("priority", 0)),
             worker=data.get("worker"),
             attempts=int(data.get("attempts", 0)),
             lease_expires_at=data.get("lease_expires_at"),

@@ -1,5 +1,5 @@
-"""The four ports the manager talks to. Adapters live in ``storage/``, ``fetchers/``, ``runners/``
-and ``uploaders/``; ``ffmpeg_tasks.testing`` has in-memory fakes of each.
+"""The ports the manager talks to. Adapters live in ``storage/``, ``fetchers/``, ``runners/``,
+``uploaders/`` and ``integrations/`` (dispatchers); ``ffmpeg_tasks.testing`` has fakes of each.
 
 Every method is async, takes keyword-only arguments after the first, and exchanges attrs values.
 Adapters do not inherit from these classes: ``tests/typing`` proves they conform.
@@ -16,7 +16,7 @@ from ._deliveries import Delivery
 from ._media import MediaInfo
 from ._models import Health, Output, Progress, Task, TaskStatus
 
-__all__ = ["Fetcher", "ProgressCallback", "Runner", "TaskStore", "Uploader"]
+__all__ = ["Dispatcher", "Fetcher", "ProgressCallback", "Runner", "TaskStore", "Uploader"]
 
 #: Called by a runner on every progress report; awaited, so it may write to a store.
 ProgressCallback = Callable[[Progress], Awaitable[None]]
@@ -211,4 +211,37 @@ class Uploader(Protocol):
 
     async def aclose(self) -> None:
         """Release clients and pools."""
+        ...
+
+
+class Dispatcher(Protocol):
+    """How a started task reaches a process that runs it.
+
+    The default runs it in the manager's own process. Another dispatcher hands it to worker
+    processes (``ffmpeg_tasks.integrations.procrastinate``), whose own managers share the
+    store, claim the task and run it: the store stays the one record of status and progress,
+    and its claim makes a task handed out twice run once.
+    """
+
+    async def submit(self, task: Task, *, at: datetime | None = None) -> None:
+        """Have ``task`` (stored, ``pending``) run by a process that takes its
+        :attr:`~Task.queue`, before tasks of lower :attr:`~Task.priority`, not before ``at``.
+
+        Raises:
+            InvalidTransitionError: the task is waiting in the queue already.
+            ConfigurationError: the queue cannot be reached.
+        """
+        ...
+
+    async def withdraw(self, task_id: str) -> None:
+        """Take back a task's job still waiting in the queue (it was cancelled); nothing
+        happens when there is none. A run already going is stopped through the store.
+
+        Raises:
+            ConfigurationError: the queue cannot be reached.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; runs handed out go on where they run."""
         ...

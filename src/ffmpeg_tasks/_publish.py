@@ -8,7 +8,7 @@ task never ends with half a ladder stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 import anyio.abc
@@ -34,6 +34,7 @@ async def upload_all(
     *,
     task_id: str,
     stored_all: Callable[[list[Output]], None],
+    stored_part: Callable[[float], Awaitable[None]] | None = None,
     limit: int = MAX_PARALLEL_UPLOADS,
 ) -> list[Output]:
     """Upload every file; return their outputs in the order of ``files``.
@@ -45,6 +46,8 @@ async def upload_all(
         uploader: Where they go.
         files: The outputs found after the run.
         task_id: The task they belong to.
+        stored_part: Awaited after each output but the last is stored, with the share of
+            the bytes (of the files, when all are empty) stored so far.
         limit: Most uploads at once.
 
     Raises:
@@ -52,6 +55,8 @@ async def upload_all(
     """
     limiter = anyio.CapacityLimiter(limit)
     stored: dict[str, Output] = {}
+    total = sum(file.size for file in files)
+    stored_bytes = 0
     failures: list[FfmpegTasksError] = []
 
     async def upload(file: OutputFile, group: anyio.abc.TaskGroup) -> None:
@@ -66,9 +71,13 @@ async def upload_all(
                 failures.append(UploadError(f"output {file.name!r}: {type(exc).__name__}: {exc}"))
                 group.cancel_scope.cancel()
                 return
+        nonlocal stored_bytes
         stored[file.name] = output
+        stored_bytes += file.size
         if len(stored) == len(files):
             stored_all([stored[f.name] for f in files])
+        elif stored_part is not None:
+            await stored_part(stored_bytes / total if total else len(stored) / len(files))
 
     try:
         async with anyio.create_task_group() as group:

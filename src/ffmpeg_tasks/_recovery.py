@@ -4,7 +4,9 @@ A running task is interrupted when its worker is certainly a dead process of thi
 (:func:`worker_is_gone`, the fast path) or when its lease expired (the general one: its run
 stopped renewing it, wherever it ran). It is then failed, or put back to ``pending`` for another
 attempt after a backoff, as the manager's ``retries`` say. Retries that are due are started by
-any open manager, through its own runs.
+any open manager, through its own runs; with a dispatcher, the manager that made the retry hands
+it to the dispatcher at once (to start at its time), and any manager hands it again once it is
+overdue by a lease (the one that made it may have died before it could).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ._defaults import MAX_PAGE_SIZE
 from ._errors import InvalidTransitionError
 from ._local_runs import LocalRuns
 from ._models import Task, TaskStatus, utcnow
-from ._protocols import TaskStore
+from ._protocols import Dispatcher, TaskStore
 from ._transitions import Transitions, interrupted_error
 from ._workers import worker_is_gone
 
@@ -40,6 +42,7 @@ class Recovery:
         store: Where the tasks are.
         transitions: How they change.
         runs: This manager's runs, which start due retries while open.
+        dispatcher: Where retries go instead, when tasks run in other processes.
         interval: Longest seconds between two passes while open (the heartbeat).
         retries: How many more attempts an interrupted run gets before it is failed.
         retry_backoff: Seconds before the first retry; each further one waits twice as long.
@@ -51,6 +54,7 @@ class Recovery:
         transitions: Transitions,
         runs: LocalRuns,
         *,
+        dispatcher: Dispatcher | None = None,
         interval: float,
         retries: int,
         retry_backoff: float,
@@ -58,6 +62,7 @@ class Recovery:
         self._store = store
         self._transitions = transitions
         self._runs = runs
+        self._dispatcher = dispatcher
         self._interval = interval
         self._retries = retries
         self._retry_backoff = retry_backoff
@@ -79,8 +84,10 @@ class Recovery:
             try:
                 if made <= self._retries:
                     at = now + timedelta(seconds=self.delay(made))
-                    changed.append(await self._transitions.retry(task, at=at))
+                    again = await self._transitions.retry(task, at=at)
+                    changed.append(again)
                     upcoming.append(at)
+                    await self._dispatch(again, at=at)
                     logger.warning(
                         "task %s: interrupted; attempt %d of %d starts at %s",
                         task.id,
@@ -99,6 +106,9 @@ class Recovery:
                 continue  # its caller starts it
             if task.retry_at > now:
                 upcoming.append(task.retry_at)
+            elif self._dispatcher is not None:
+                if task.retry_at + timedelta(seconds=self._transitions.lease) <= now:
+                    await self._dispatch(task, at=None)  # overdue: its job may be lost
             elif self._runs.is_open and not self._runs.is_scheduled(task.id):
                 self._runs.start(task.id, retry=True)
         self._next = min(upcoming, default=None)
@@ -121,6 +131,20 @@ class Recovery:
                 await self.recover()
             except Exception:
                 logger.warning("could not recover interrupted runs", exc_info=True)
+
+    async def _dispatch(self, task: Task, *, at: datetime | None) -> None:
+        """Hand a retry to the dispatcher, if there is one; a failure is logged (an overdue
+        retry is handed again by a later pass)."""
+        if self._dispatcher is None:
+            return
+        try:
+            await self._dispatcher.submit(task, at=at)
+        except InvalidTransitionError:
+            pass  # waiting in the queue already
+        except Exception:
+            logger.warning(
+                "task %s: could not hand its retry to the workers", task.id, exc_info=True
+            )
 
     async def _every(self, status: TaskStatus) -> list[Task]:
         """All tasks with ``status``, read before any of them is changed (changes move pages)."""

@@ -14,6 +14,7 @@ import anyio.abc
 import attrs
 
 from ._errors import FetchError, FfmpegTasksError, InvalidTaskError, OutputError, RunError
+from ._estimates import encode_eta, overall_fraction
 from ._expect import check_expectations
 from ._media import MediaInfo
 from ._media_types import content_type
@@ -95,6 +96,8 @@ class TaskRun:
         self._scope = scope
         self._interrupted_by = interrupted_by
         self._last_progress_write = -math.inf
+        #: Keeps this run's phase and progress writes in order.
+        self._saving = anyio.Lock()
         #: The step in progress, for error messages: the phase's name, or CHECKING.
         self._step = TaskPhase.FETCHING.value
         self._outputs: list[Output] = []
@@ -276,7 +279,11 @@ class TaskRun:
 
             with telemetry.step("upload"):
                 stored = await upload_all(
-                    context.uploader, files, task_id=upload_id(task), stored_all=stored_all
+                    context.uploader,
+                    files,
+                    task_id=upload_id(task),
+                    stored_all=stored_all,
+                    stored_part=self._on_upload_progress,
                 )
             telemetry.uploaded(sum(output.size for output in stored))
 
@@ -317,32 +324,55 @@ class TaskRun:
 
     async def _enter(self, phase: TaskPhase, *, progress: float | None) -> None:
         self._step = phase.value
-        await self._save(attrs.evolve(self._task, phase=phase, progress=progress))
+        entered = attrs.evolve(self._task, phase=phase, progress=progress, eta=None)
+        await self._save(self._advanced(phase, 0.0, entered))
+
+    def _advanced(self, phase: TaskPhase, done: float, task: Task | None = None) -> Task:
+        """``task`` (the run's) with its overall progress at ``done`` of ``phase``, never
+        behind what this attempt reported already."""
+        overall = max(self._task.overall_progress or 0.0, overall_fraction(phase, done))
+        return attrs.evolve(task or self._task, overall_progress=overall)
+
+    def _progress_due(self, *, final: bool = False) -> bool:
+        """Whether a progress write may happen now (``progress_interval`` since the last)."""
+        now = anyio.current_time()
+        if not final and now - self._last_progress_write < self._context.progress_interval:
+            return False
+        self._last_progress_write = now
+        return True
 
     async def _save(self, task: Task) -> None:
         """Store a new phase or progress (which renews the lease too)."""
-        self._task = task
-        started = anyio.current_time()
-        try:
-            held = await self._context.transitions.save_running(task)
-        except Exception:  # the store is unreachable: the heartbeat decides when that is fatal
-            logger.warning("task %s: could not store its progress", task.id, exc_info=True)
-            return
-        if held:
-            self._renewed = started
-        else:
-            self._scope.cancel()  # cancelled or recovered elsewhere
+        async with self._saving:
+            self._task = task
+            started = anyio.current_time()
+            try:
+                held = await self._context.transitions.save_running(task)
+            except Exception:  # the store is unreachable: the heartbeat decides when that's fatal
+                logger.warning("task %s: could not store its progress", task.id, exc_info=True)
+                return
+            if held:
+                self._renewed = started
+            else:
+                self._scope.cancel()  # cancelled or recovered elsewhere
 
     async def _fetch_inputs(self, workdir: Path) -> None:
         """Fetch every input at once; the first failure stops the others."""
         failures: list[FfmpegTasksError] = []
         fetcher = self._context.fetcher
+        inputs = len(self._task.input_files)
+        fetched = 0
 
         async def fetch(name: str, url: str, group: anyio.abc.TaskGroup) -> None:
+            nonlocal fetched
             try:
                 self._context.telemetry.fetched(
                     await fetcher.fetch(url, destination=workdir / name)
                 )
+                fetched += 1
+                # the last one is reported by entering the encoding phase
+                if fetched < inputs and self._progress_due():
+                    await self._save(self._advanced(TaskPhase.FETCHING, fetched / inputs))
             except FfmpegTasksError as exc:
                 failures.append(exc)
                 group.cancel_scope.cancel()
@@ -357,14 +387,25 @@ class TaskRun:
             raise failures[0]
 
     async def _on_progress(self, progress: Progress) -> None:
-        now = anyio.current_time()
-        if not progress.done and now - self._last_progress_write < self._context.progress_interval:
+        if not self._progress_due(final=progress.done):
             return
+        current = self._task
+        if progress.speed is None:  # ffmpeg may say N/A between two reports: keep the last
+            progress = attrs.evolve(progress, speed=current.speed)
         fraction = progress.fraction
-        if fraction is None or fraction == self._task.progress:
-            return
-        self._last_progress_write = now
-        await self._save(attrs.evolve(self._task, progress=fraction))
+        reported = attrs.evolve(
+            current,
+            progress=current.progress if fraction is None else fraction,
+            speed=progress.speed,
+            eta=encode_eta(progress),
+        )
+        task = self._advanced(TaskPhase.ENCODING, fraction or 0.0, reported)
+        if task != current:
+            await self._save(task)
+
+    async def _on_upload_progress(self, fraction: float) -> None:
+        if self._progress_due():
+            await self._save(self._advanced(TaskPhase.UPLOADING, fraction))
 
 
 def upload_id(task: Task) -> str:

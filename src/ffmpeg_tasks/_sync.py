@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TextIO, TypeVar
 
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
@@ -21,6 +21,7 @@ from ._expect import Expect
 from ._manager import TaskManager
 from ._models import Health, Task, TaskStatus
 from ._policy import CommandPolicy
+from ._tables import TaskList
 from ._telemetry import Metrics
 
 __all__ = ["SyncTaskManager"]
@@ -128,6 +129,8 @@ class SyncTaskManager:
         expect: Expect = None,
         timeout: float | None = None,
         owner: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
         webhook_url: str | None = None,
     ) -> Task:
         """See :meth:`TaskManager.register`."""
@@ -140,13 +143,15 @@ class SyncTaskManager:
             expect=expect,
             timeout=timeout,
             owner=owner,
+            queue=queue,
+            priority=priority,
             webhook_url=webhook_url,
         )
         return task
 
-    def execute(self, task_id: str) -> Task:
+    def execute(self, task_id: str, *, progress: bool = False) -> Task:
         """See :meth:`TaskManager.execute`."""
-        task: Task = self._call(self._manager.execute, task_id)
+        task: Task = self._call(self._manager.execute, task_id, progress=progress)
         return task
 
     def start(self, task_id: str) -> None:
@@ -161,6 +166,16 @@ class SyncTaskManager:
                 "use 'with SyncTaskManager(...) as manager', or call execute() instead"
             )
         self._call(self._manager.start, task_id)
+
+    def run_dispatched(self, task_id: str) -> Task:
+        """See :meth:`TaskManager.run_dispatched`."""
+        task: Task = self._call(self._manager.run_dispatched, task_id)
+        return task
+
+    def hand_back(self) -> Sequence[Task]:
+        """See :meth:`TaskManager.hand_back`."""
+        tasks: Sequence[Task] = self._call(self._manager.hand_back)
+        return tasks
 
     def wait(self, task_id: str, timeout: float | None = None) -> Task:
         """See :meth:`TaskManager.wait`."""
@@ -184,10 +199,22 @@ class SyncTaskManager:
         *,
         offset: int = 0,
         owner: str | None = None,
-    ) -> Sequence[Task]:
+    ) -> TaskList:
         """See :meth:`TaskManager.list`."""
-        tasks: Sequence[Task] = self._call(
-            self._manager.list, status, limit, offset=offset, owner=owner
+        tasks: TaskList = self._call(self._manager.list, status, limit, offset=offset, owner=owner)
+        return tasks
+
+    def show_progress(
+        self,
+        task_ids: str | Iterable[str],
+        *,
+        timeout: float | None = None,
+        summary: bool | None = None,
+        file: TextIO | None = None,
+    ) -> TaskList:
+        """See :meth:`TaskManager.show_progress`; the bars are drawn from the facade's thread."""
+        tasks: TaskList = self._call(
+            self._manager.show_progress, task_ids, timeout=timeout, summary=summary, file=file
         )
         return tasks
 

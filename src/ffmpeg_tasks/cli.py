@@ -1,4 +1,5 @@
-"""The ``ffmpeg-tasks`` command: a demo on embedded defaults, one-off runs, and health."""
+"""The ``ffmpeg-tasks`` command: a demo on embedded defaults, one-off runs, health, the HTTP API,
+workers, and the task database."""
 
 from __future__ import annotations
 
@@ -216,14 +217,68 @@ def serve(host: str, port: int, log_level: str, shutdown_timeout: int) -> None:
     """Run the HTTP API (the FFmpeg API service) with uvicorn; needs the 'fastapi' extra.
 
     Configured by environment variables as the original service was: S3_BUCKET and AWS_* for
-    outputs, FFMPEG_TASKS_DATABASE for a SQLite task store that survives restarts,
-    FFMPEG_TASKS_API_KEYS (comma-separated) to require API keys.
+    outputs, FFMPEG_TASKS_DATABASE for a task store that survives restarts,
+    FFMPEG_TASKS_API_KEYS (comma-separated) to require API keys; FFMPEG_TASKS_WORKERS=
+    procrastinate hands the tasks to `ffmpeg-tasks worker` processes instead of running them.
     """
     from .integrations._serve import serve as run_server
 
     _exit_on_error(
         lambda: run_server(
             host=host, port=port, log_level=log_level, shutdown_timeout=shutdown_timeout
+        )
+    )
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Tasks run at once.",
+)
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    metavar="NAME",
+    help="Take tasks of this queue only; repeat for several (default: every queue).",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds the running tasks get to finish on SIGTERM/SIGINT before they are handed "
+    "back to the queue for another worker.",
+)
+@click.option("--name", default=None, help="The worker's name in logs (default: host-pid).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="Log level.",
+)
+def worker(
+    concurrency: int, queues: Sequence[str], grace: float, name: str | None, log_level: str
+) -> None:
+    """Run the tasks `serve` hands out (FFMPEG_TASKS_WORKERS=procrastinate); needs the
+    'workers' extra.
+
+    Configured by the same environment variables as `serve`: FFMPEG_TASKS_DATABASE (the
+    PostgreSQL database of the API), S3_BUCKET and AWS_* for inputs and outputs,
+    FFMPEG_TASKS_RETRIES and FFMPEG_TASKS_LEASE for interrupted runs.
+    """
+    import logging
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    from .integrations._work import work
+
+    _exit_on_error(
+        lambda: anyio.run(
+            lambda: work(concurrency=concurrency, queues=queues, grace=grace, name=name)
         )
     )
 
@@ -242,16 +297,27 @@ def db() -> None:
     help="postgresql://user:password@host:port/database, or a SQLite file "
     "(default: $FFMPEG_TASKS_DATABASE).",
 )
-def migrate(database: str) -> None:
+@click.option(
+    "--workers",
+    envvar="FFMPEG_TASKS_WORKERS",
+    type=click.Choice(["in-process", "procrastinate"]),
+    default="in-process",
+    show_default=True,
+    help="procrastinate: make procrastinate's tables too, for `ffmpeg-tasks worker` "
+    "(default: $FFMPEG_TASKS_WORKERS).",
+)
+def migrate(database: str, workers: str) -> None:
     """Create or upgrade the task database's tables; safe to run again, and from many hosts."""
-    _exit_on_error(lambda: anyio.run(_migrate, database))
+    _exit_on_error(lambda: anyio.run(_migrate, database, workers))
 
 
-async def _migrate(database: str) -> None:
-    from ._config import settings_from_env
+async def _migrate(database: str, workers: str) -> None:
+    from ._config import build_dispatcher, settings_from_env
     from .storage import PostgresStore, SqliteStore
 
-    settings = settings_from_env({"FFMPEG_TASKS_DATABASE": database})
+    settings = settings_from_env(
+        {"FFMPEG_TASKS_DATABASE": database, "FFMPEG_TASKS_WORKERS": workers}
+    )
     if settings.postgres_dsn is not None:
         store = PostgresStore(settings.postgres_dsn)
         try:
@@ -259,6 +325,14 @@ async def _migrate(database: str) -> None:
         finally:
             await store.aclose()
         console.print(escape(f"{store!r}: schema version {version}, up to date"))
+        dispatcher = build_dispatcher(settings)
+        if dispatcher is not None:
+            from .integrations.procrastinate import ProcrastinateDispatcher
+
+            assert isinstance(dispatcher, ProcrastinateDispatcher)
+            made = await dispatcher.migrate()
+            state = "made" if made else "present already"
+            console.print(escape(f"{dispatcher!r}: procrastinate's tables {state}"))
     else:
         assert settings.database is not None
         await SqliteStore(settings.database).aclose()  # it makes its tables when it opens

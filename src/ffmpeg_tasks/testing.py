@@ -16,20 +16,30 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
+import attrs
 from anyio.abc import AsyncResource
 
-from ._errors import FetchError, InvalidTaskError, RunError, UploadError
+from ._errors import FetchError, InvalidTaskError, InvalidTransitionError, RunError, UploadError
 from ._media import MediaInfo, StreamInfo
-from ._models import Health, Output, Progress
+from ._models import Health, Output, Progress, Task
 from ._names import check_file_name
 from ._protocols import ProgressCallback
 from .storage import MemoryStore
 
-__all__ = ["FAKE_MEDIA", "FakeFetcher", "FakeRunner", "FakeUploader", "MemoryStore"]
+__all__ = [
+    "FAKE_MEDIA",
+    "FakeDispatcher",
+    "FakeFetcher",
+    "FakeJob",
+    "FakeRunner",
+    "FakeUploader",
+    "MemoryStore",
+]
 
 
 #: What FakeRunner's probe reports unless told otherwise.
@@ -78,7 +88,8 @@ class FakeRunner(AsyncResource):
     H.264 video and one AAC audio stream (what its progress reports claim).
 
     Args:
-        duration: Seconds each run takes, reported as progress in ``steps`` reports.
+        duration: Seconds each run takes, reported as progress in ``steps`` reports (of a
+            10-second output, so at a speed of ``10 / duration``).
         steps: How many progress reports a run makes.
         fail_with: When set, every run ends with this ffmpeg exit status.
         media: What ``probe`` reports for every file; None for a runner that cannot probe.
@@ -122,6 +133,7 @@ class FakeRunner(AsyncResource):
                         Progress(
                             out_time=step / self._steps * 10.0,
                             duration=10.0,
+                            speed=10.0 / self._duration if self._duration else None,
                             done=step == self._steps,
                         )
                     )
@@ -187,3 +199,61 @@ class FakeUploader(AsyncResource):
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+@attrs.frozen(kw_only=True)
+class FakeJob:
+    """A task handed to :class:`FakeDispatcher`, as a queue would hold it."""
+
+    task_id: str
+    queue: str | None
+    priority: int
+    #: Not to be run before this time; None for at once.
+    at: datetime | None = None
+
+
+class FakeDispatcher(AsyncResource):
+    """A queue in a list: what a manager hands out waits in :attr:`jobs` until a test takes
+    it (:meth:`take`) and runs it with another manager's ``run_dispatched``, as a worker
+    sharing the store would. A task waits there once at most, as with a real queue."""
+
+    def __init__(self) -> None:
+        #: The jobs waiting, in the order they came.
+        self.jobs: list[FakeJob] = []
+        #: Ids of the tasks whose waiting job was withdrawn.
+        self.withdrawn: list[str] = []
+        #: Every job ever submitted, in order.
+        self.submitted: list[FakeJob] = []
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"FakeDispatcher(jobs={len(self.jobs)})"
+
+    async def submit(self, task: Task, *, at: datetime | None = None) -> None:
+        if any(job.task_id == task.id for job in self.jobs):
+            raise InvalidTransitionError(
+                f"task {task.id!r} waits in the queue already",
+                task_id=task.id,
+                status=task.status.value,
+            )
+        job = FakeJob(task_id=task.id, queue=task.queue, priority=task.priority, at=at)
+        self.jobs.append(job)
+        self.submitted.append(job)
+
+    async def withdraw(self, task_id: str) -> None:
+        if any(job.task_id == task_id for job in self.jobs):
+            self.withdrawn.append(task_id)
+            self.jobs = [job for job in self.jobs if job.task_id != task_id]
+
+    def take(self, queue: str | None = None) -> FakeJob | None:
+        """The waiting job of highest priority (the oldest among equals) in ``queue`` (any
+        queue when None), removed from :attr:`jobs`; None when none waits."""
+        waiting = [job for job in self.jobs if queue is None or job.queue == queue]
+        if not waiting:
+            return None
+        job = max(waiting, key=lambda job: job.priority)  # max keeps the first of equals
+        self.jobs.remove(job)
+        return job
+
+    async def aclose(self) -> None:
+        self.closed = True

@@ -36,6 +36,9 @@ TASK_KEYS = {
     "status",
     "phase",
     "progress",
+    "overall_progress",
+    "speed",
+    "eta",
     "command",
     "input_files",
     "output_filename",
@@ -49,6 +52,8 @@ TASK_KEYS = {
     "timeout",
     "webhook_url",
     "webhooks",
+    "queue",
+    "priority",
     "created_at",
     "started_at",
     "finished_at",
@@ -145,6 +150,22 @@ async def test_execute_without_waiting_answers_202_and_status_shows_progress() -
     assert all(0.0 <= s["progress"] <= 1.0 for s in encoding)
     assert seen[-1]["progress"] == 1.0
     assert seen[-1]["output_url"] == f"memory://{task_id}/out.mp4"
+
+
+async def test_status_shows_the_overall_progress_speed_and_eta() -> None:
+    manager = fake_manager(duration=0.6)  # a 10-second output at about 17x
+    async with manager, asgi_client(router_app(manager)) as client:
+        task_id = (await client.post("/ffmpeg/register", json=TASK_BODY)).json()["task_id"]
+        await client.post(f"/ffmpeg/execute/{task_id}", params={"wait": "false"})
+        seen = await wait_for_status(client, task_id, lambda s: s["status"] == "completed")
+    overall = [s["overall_progress"] for s in seen if s["overall_progress"] is not None]
+    assert overall == sorted(overall)
+    assert overall[-1] == 1.0
+    encoding = [s for s in seen if s["phase"] == "encoding" and s["progress"] is not None]
+    assert encoding, f"no encoding progress seen in {seen}"
+    assert all(s["speed"] == pytest.approx(10 / 0.6) for s in encoding)
+    assert all(0.0 <= s["eta"] <= 0.6 for s in encoding)
+    assert (seen[-1]["eta"], seen[-1]["speed"]) == (None, pytest.approx(10 / 0.6))
 
 
 async def test_cancel_stops_a_running_task_and_a_second_cancel_is_409() -> None:

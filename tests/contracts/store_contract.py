@@ -79,6 +79,9 @@ class StoreContract:
             status=TaskStatus.COMPLETED,
             phase=None,
             progress=1.0,
+            overall_progress=0.9375,
+            speed=2.25,
+            eta=1.5,
             outputs=(
                 Output(
                     name="out.mp4",
@@ -113,6 +116,8 @@ class StoreContract:
             log="frame=  50 fps=0.0\nvideo:12kB audio:3kB",
             timeout=12.5,
             owner="key-1",
+            queue="gpu.high",
+            priority=-7,
             worker="host/boot/42/1000",
             attempts=3,
             lease_expires_at=datetime.now(UTC) + timedelta(seconds=30),

@@ -308,3 +308,36 @@ def test_webhook_receiver_verifies_what_a_manager_sends(tmp_path: Path) -> None:
         ["task.started", task_id, "running"],
         ["task.completed", task_id, "completed"],
     ]
+
+
+def test_batch_runs_many_tasks_a_few_at_a_time_with_bars_and_a_table(
+    tmp_path: Path, media_dir: Path, http_server: HttpServer, decoded_duration: DecodedDuration
+) -> None:
+    first = http_server.add_file("/example-batch-1.mp4", media_dir / "clip.mp4")
+    second = http_server.add_file("/example-batch-2.mp4", media_dir / "clip2.mp4")
+    result = run_example(
+        "batch.py", first, second, "--widths", "96,64,32", "--concurrency", "2",
+        "--dest", str(tmp_path / "out"), "--allow-private-networks",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert last_lines(result, 1)[0].startswith("6 tasks in ")
+    assert last_lines(result, 1)[0].endswith(" at most 2 at once")
+    assert "6 tasks: 6 completed" in result.stdout  # the table's title
+    assert result.stdout.count("completed") == 7  # the title and a row each
+    videos = sorted((tmp_path / "out").glob("*/video_*.mp4"))
+    assert sorted(v.name for v in videos) == sorted(
+        f"video_{w}.mp4" for w in (96, 64, 32) for _ in "12"
+    )
+    assert sorted(round(decoded_duration(v)) for v in videos) == [1, 1, 1, 2, 2, 2]
+    bars = result.stderr.replace("\r", "\n").splitlines()
+    assert sum(line.rstrip().endswith(", completed") for line in bars) >= 6
+    assert any(", encoding" in line for line in bars) or any(", pending" in line for line in bars)
+
+
+def test_batch_refuses_loopback_inputs_unless_allowed(
+    tmp_path: Path, media_dir: Path, http_server: HttpServer
+) -> None:
+    url = http_server.add_file("/example-batch-refused.mp4", media_dir / "clip.mp4")
+    result = run("batch.py", url, "--dest", str(tmp_path / "out"), cwd=tmp_path)
+    assert_refused(result, "loopback")
+    assert not http_server.requested("/example-batch-refused.mp4")

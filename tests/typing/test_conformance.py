@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from anyio.abc import AsyncResource
 
-from ffmpeg_tasks import Fetcher, Runner, TaskStore, Uploader
+from ffmpeg_tasks import Dispatcher, Fetcher, Runner, TaskManager, TaskStore, Uploader
+from ffmpeg_tasks._local_runs import LocalRuns
 from ffmpeg_tasks.fetchers import HttpFetcher, LocalFetcher, RoutingFetcher, S3Fetcher
+from ffmpeg_tasks.integrations.procrastinate import ProcrastinateDispatcher
 from ffmpeg_tasks.runners import SubprocessRunner
 from ffmpeg_tasks.storage import MemoryStore, PostgresStore, SqliteStore
-from ffmpeg_tasks.testing import FakeFetcher, FakeRunner, FakeUploader
+from ffmpeg_tasks.testing import FakeDispatcher, FakeFetcher, FakeRunner, FakeUploader
 from ffmpeg_tasks.uploaders import LocalUploader, S3Uploader
 
 
@@ -68,6 +70,22 @@ def test_uploaders_conform(tmp_path: Path) -> None:
         assert_implements(uploader, Uploader)
 
 
+def test_dispatchers_conform() -> None:
+    dispatchers: list[Dispatcher] = [
+        FakeDispatcher(),
+        ProcrastinateDispatcher("postgresql://localhost/tasks"),  # connects on first use only
+    ]
+    for dispatcher in dispatchers:
+        assert_implements(dispatcher, Dispatcher)
+    # The in-process default, which a manager builds for itself (mypy checks in_process):
+    manager = TaskManager(MemoryStore(), FakeFetcher(), FakeRunner(), FakeUploader())
+    assert_implements(manager._runs, Dispatcher)
+
+
+def in_process(runs: LocalRuns) -> Dispatcher:
+    return runs
+
+
 def every_adapter(tmp_path: Path) -> list[AsyncResource]:
     http = HttpFetcher()
     return [
@@ -84,6 +102,8 @@ def every_adapter(tmp_path: Path) -> list[AsyncResource]:
         FakeFetcher(),
         FakeRunner(),
         FakeUploader(),
+        FakeDispatcher(),
+        ProcrastinateDispatcher("postgresql://localhost/tasks"),
     ]
 
 

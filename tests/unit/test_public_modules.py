@@ -18,6 +18,8 @@ PUBLIC_MODULES = [
     "ffmpeg_tasks.fetchers",
     "ffmpeg_tasks.integrations",
     "ffmpeg_tasks.integrations.fastapi",
+    "ffmpeg_tasks.integrations.procrastinate",
+    "ffmpeg_tasks.integrations.prometheus",
     "ffmpeg_tasks.runners",
     "ffmpeg_tasks.storage",
     "ffmpeg_tasks.testing",

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 import attrs
 
-from .._protocols import Fetcher, TaskStore, Uploader
-from .adapters import build_fetcher, build_runner, build_store, build_uploader
+from .._protocols import Dispatcher, Fetcher, TaskStore, Uploader
+from .adapters import build_dispatcher, build_fetcher, build_runner, build_store, build_uploader
 from .describe import describe
 from .environment import settings_from_env
 from .settings import Settings
@@ -18,6 +18,7 @@ __all__ = [
     "EnvAdapters",
     "Settings",
     "adapters_from_env",
+    "build_dispatcher",
     "build_fetcher",
     "build_runner",
     "build_store",
@@ -40,6 +41,10 @@ class EnvAdapters:
     store: TaskStore | None
     #: Where outputs go and inputs come from, for ``health()``; never a secret.
     details: dict[str, str]
+    #: A ``ProcrastinateDispatcher`` when ``FFMPEG_TASKS_WORKERS=procrastinate``, else None.
+    dispatcher: Dispatcher | None = None
+    #: The manager's settings that were set (``retries``, ``lease``, ...), by name.
+    manager: dict[str, float | int] = attrs.field(factory=dict)
 
 
 def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
@@ -58,4 +63,6 @@ def adapters_from_env(environ: Mapping[str, str] | None = None) -> EnvAdapters:
             else build_store(settings)
         ),
         details=describe(settings),
+        dispatcher=build_dispatcher(settings),
+        manager=dict(settings.manager),
     )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._errors import FetchError, InvalidTaskError
-from .._protocols import Fetcher, Runner, TaskStore, Uploader
+from .._protocols import Dispatcher, Fetcher, Runner, TaskStore, Uploader
 from .settings import Settings
 
-__all__ = ["build_fetcher", "build_runner", "build_store", "build_uploader"]
+__all__ = ["build_dispatcher", "build_fetcher", "build_runner", "build_store", "build_uploader"]
 
 _S3_INPUTS_OFF = (
     "s3:// inputs are turned off on this service; the operator allows them by setting "
@@ -31,6 +31,17 @@ def build_store(settings: Settings) -> TaskStore:
     from ..storage import MemoryStore
 
     return MemoryStore()
+
+
+def build_dispatcher(settings: Settings) -> Dispatcher | None:
+    """A ``ProcrastinateDispatcher`` on :attr:`Settings.postgres_dsn` when
+    :attr:`Settings.workers` is ``procrastinate``; None to run tasks in-process."""
+    if settings.workers == "in-process":
+        return None
+    assert settings.postgres_dsn is not None  # checked with the settings
+    from ..integrations.procrastinate import ProcrastinateDispatcher
+
+    return ProcrastinateDispatcher(settings.postgres_dsn)
 
 
 def build_fetcher(settings: Settings) -> Fetcher:

@@ -52,4 +52,6 @@ def describe(settings: Settings) -> dict[str, str]:
         details["tasks"] = "in memory: FFMPEG_TASKS_DATABASE is not set, restarts forget them"
     else:
         details["tasks"] = f"SQLite file {settings.database}"
+    if settings.workers == "procrastinate":
+        details["workers"] = "procrastinate workers on the task database (FFMPEG_TASKS_WORKERS)"
     return details

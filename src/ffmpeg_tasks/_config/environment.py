@@ -25,6 +25,13 @@ not do (S3-compatible stores, ``s3://`` inputs, private networks):
                                        database (``postgresql://user:pw@host/db``); in memory
                                        when unset
 ``FFMPEG_TASKS_MAX_INPUT_BYTES``       the largest input, http(s) or ``s3://`` (2 GiB)
+``FFMPEG_TASKS_WORKERS``               where started tasks run: ``in-process`` (the default) or
+                                       ``procrastinate`` (worker processes; needs a PostgreSQL
+                                       ``FFMPEG_TASKS_DATABASE``)
+``FFMPEG_TASKS_RETRIES``               more attempts an interrupted run gets (0)
+``FFMPEG_TASKS_RETRY_BACKOFF``         seconds before the first retry (10)
+``FFMPEG_TASKS_LEASE``                 seconds a run's claim holds unrenewed (30)
+``FFMPEG_TASKS_HEARTBEAT``             seconds between two renewals, at most half the lease (10)
 =====================================  ==========================================================
 
 Empty values count as unset. Secrets never reach ``details``, reprs or error messages.
@@ -38,6 +45,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from .._checks import check_lease
 from .._defaults import DEFAULT_MAX_INPUT_BYTES, DEFAULT_OUTPUT_DIR, DEFAULT_REGION
 from .._errors import ConfigurationError
 from .._s3 import (
@@ -47,7 +55,7 @@ from .._s3 import (
     check_endpoint_url,
     check_prefix,
 )
-from .settings import Settings
+from .settings import Settings, Workers
 
 __all__ = ["settings_from_env"]
 
@@ -57,6 +65,7 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 #: libpq's ``key=value`` form of a DSN starts with one of these keys.
 _CONNINFO = re.compile(r"(host|hostaddr|port|dbname|user|password|service|options)\s*=")
 _ADDRESSING: dict[str, AddressingStyle] = {"auto": "auto", "path": "path", "virtual": "virtual"}
+_WORKERS: dict[str, Workers] = {"in-process": "in-process", "procrastinate": "procrastinate"}
 
 _T = TypeVar("_T")
 
@@ -82,6 +91,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     output_dir = env.get("FFMPEG_TASKS_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR
     database = env.checked("FFMPEG_TASKS_DATABASE", _database)
     max_input_bytes = env.checked("FFMPEG_TASKS_MAX_INPUT_BYTES", _byte_count)
+    workers = env.checked("FFMPEG_TASKS_WORKERS", _workers) or "in-process"
+    if workers == "procrastinate" and not isinstance(database, str):
+        raise ConfigurationError(
+            "FFMPEG_TASKS_WORKERS=procrastinate hands tasks to workers through PostgreSQL: set "
+            "FFMPEG_TASKS_DATABASE to a PostgreSQL database (postgresql://user:pw@host/db), "
+            "the same for the API and every worker"
+        )
+    manager = _manager_settings(env)
     key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     token = env.get("AWS_SESSION_TOKEN")
     if (key_id is None) != (secret is None):
@@ -110,7 +127,31 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         database=database if isinstance(database, Path) else None,
         postgres_dsn=database if isinstance(database, str) else None,
         max_input_bytes=max_input_bytes or DEFAULT_MAX_INPUT_BYTES,
+        workers=workers,
+        manager=manager,
     )
+
+
+def _manager_settings(env: _Env) -> dict[str, float | int]:
+    """The manager's settings that are set: retries, their backoff, the lease, the heartbeat."""
+    found: dict[str, float | int] = {}
+    retries = env.checked("FFMPEG_TASKS_RETRIES", _whole_number)
+    if retries is not None:
+        found["retries"] = retries
+    for name in ("retry_backoff", "lease", "heartbeat"):
+        value = env.checked(f"FFMPEG_TASKS_{name.upper()}", _seconds)
+        if value is not None:
+            found[name] = value
+    if "lease" in found or "heartbeat" in found:
+        from .._defaults import DEFAULT_HEARTBEAT, DEFAULT_LEASE
+
+        lease = found.get("lease", DEFAULT_LEASE)
+        heartbeat = found.get("heartbeat", min(DEFAULT_HEARTBEAT, lease / 3))
+        try:
+            found["lease"], found["heartbeat"] = check_lease(lease, heartbeat)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"FFMPEG_TASKS_LEASE, FFMPEG_TASKS_HEARTBEAT: {exc}") from None
+    return found
 
 
 class _Env:
@@ -190,6 +231,29 @@ def _addressing_style(value: str) -> AddressingStyle:
         return _ADDRESSING[value.lower()]
     except KeyError:
         raise ConfigurationError(f"{value!r} is not one of auto, path, virtual") from None
+
+
+def _workers(value: str) -> Workers:
+    try:
+        return _WORKERS[value.lower()]
+    except KeyError:
+        raise ConfigurationError(f"{value!r} is not one of in-process, procrastinate") from None
+
+
+def _whole_number(value: str) -> int:
+    if not value.isdigit():
+        raise ConfigurationError(f"{value!r} is not a whole number of 0 or more")
+    return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigurationError(f"{value!r} is not a number of seconds")
+    return seconds
 
 
 def _flag(value: str) -> bool:

@@ -7,13 +7,17 @@ adapters from it ``adapters``'s, describing it for ``health()`` ``describe``'s.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import attrs
 
 from .._defaults import DEFAULT_MAX_INPUT_BYTES, DEFAULT_OUTPUT_DIR, DEFAULT_REGION
 from .._s3 import AddressingStyle
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "Workers"]
+
+#: Where started tasks run: in the process that started them, or in procrastinate's workers.
+Workers = Literal["in-process", "procrastinate"]
 
 
 def _path_tuple(value: object) -> tuple[Path, ...]:
@@ -54,6 +58,10 @@ class Settings:
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     #: Folders ``file://`` inputs may be read from; ``file://`` is refused when empty.
     local_input_roots: tuple[Path, ...] = attrs.field(default=(), converter=_path_tuple)
+    #: Where started tasks run; ``procrastinate`` needs :attr:`postgres_dsn`.
+    workers: Workers = "in-process"
+    #: The manager's own settings (``retries``, ``lease``, ...) that were set, by name.
+    manager: dict[str, float | int] = attrs.field(factory=dict)
 
     @property
     def uses_s3(self) -> bool:

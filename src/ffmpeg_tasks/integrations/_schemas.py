@@ -67,7 +67,8 @@ class ExpectationBody(BaseModel):
 
 class RegisterRequest(BaseModel):
     """``POST /ffmpeg/register``: the original service's three fields, plus ``timeout``, the
-    other files the command writes (``outputs``) and what they must be like (``expect``)."""
+    other files the command writes (``outputs``), what they must be like (``expect``), and
+    which workers run it first (``queue``, ``priority``)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -108,6 +109,19 @@ class RegisterRequest(BaseModel):
         gt=0,
         allow_inf_nan=False,
         description="Wall-clock limit of the run in seconds; the server's default when absent.",
+    )
+    queue: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The queue of workers that runs it (letters, digits, '_', '.', '-'); "
+        "the default queue when absent.",
+    )
+    priority: int = Field(
+        default=0,
+        ge=-1000,
+        le=1000,
+        strict=True,
+        description="Among tasks waiting in the same queue, higher ones start first.",
     )
     webhook_url: str | None = Field(
         default=None,
@@ -207,6 +221,18 @@ class TaskResponse(BaseModel):
     progress: float | None = Field(
         description="Encoding progress from 0.0 to 1.0, or null while unknown."
     )
+    overall_progress: float | None = Field(
+        description="The whole run's progress from 0.0 to 1.0 (fetching 10 %, encoding 80 %, "
+        "uploading 10 %); it never goes back within an attempt. Null before the run reports."
+    )
+    speed: float | None = Field(
+        description="ffmpeg's encoding speed as a multiple of real time (2.0: two seconds of "
+        "output a second), as of its last report; null while unknown."
+    )
+    eta: float | None = Field(
+        description="Seconds until the encode ends at that speed; null while unknown and "
+        "whenever the task is not encoding."
+    )
     command: str
     input_files: dict[str, str]
     output_filename: str = Field(description="The main output's name.")
@@ -224,6 +250,8 @@ class TaskResponse(BaseModel):
     )
     error: str | None = Field(description="Why the task failed or was cancelled.")
     timeout: float | None
+    queue: str | None = Field(description="The queue of workers that runs it; null: the default.")
+    priority: int = Field(description="Higher starts first among tasks waiting in its queue.")
     webhook_url: str | None = Field(description="Where its events are sent, as registered.")
     webhooks: list[WebhookResponse] | None = Field(
         description="Each event sent to webhook_url and how its attempts went; null in a "
@@ -242,6 +270,9 @@ class TaskResponse(BaseModel):
             status=task.status,
             phase=task.phase,
             progress=task.progress,
+            overall_progress=task.overall_progress,
+            speed=task.speed,
+            eta=task.eta,
             command=task.command,
             input_files=dict(task.input_files),
             output_filename=task.output_filename,
@@ -253,6 +284,8 @@ class TaskResponse(BaseModel):
             outputs=[OutputResponse.from_output(output) for output in task.outputs],
             error=task.error,
             timeout=task.timeout,
+            queue=task.queue,
+            priority=task.priority,
             webhook_url=task.webhook_url,
             webhooks=None
             if deliveries is None

@@ -18,7 +18,8 @@ def serve(
 
     The manager comes from :meth:`~ffmpeg_tasks.TaskManager.from_env` (``S3_BUCKET``,
     ``AWS_*``, ``FFMPEG_TASKS_DATABASE``) and the keys from ``FFMPEG_TASKS_API_KEYS``, as in
-    the original service. One process: tasks run inside it, so it takes no ``--workers``.
+    the original service. Tasks run inside this process, or, with
+    ``FFMPEG_TASKS_WORKERS=procrastinate``, in ``ffmpeg-tasks worker`` processes.
 
     On SIGINT or SIGTERM the server stops accepting connections and gives the requests in
     flight ``shutdown_timeout`` seconds; then it cancels them (a waiting ``execute`` ends its

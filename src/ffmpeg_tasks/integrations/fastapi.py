@@ -245,6 +245,8 @@ def _router(
             expect=None if body.expect is None else [e.checks() for e in body.expect],
             timeout=body.timeout,
             owner=owner,
+            queue=body.queue,
+            priority=body.priority,
             webhook_url=body.webhook_url,
         )
         return TaskResponse.from_task(task, ())

@@ -14,10 +14,16 @@ import os
 import re
 import signal
 from collections.abc import Sequence
+from typing import Literal
 
+import attrs
+
+from .._errors import ConfigurationError, RunError
+from ._binary import ENV_VAR
+from ._launcher import cannot_execute
 from ._limits import ResourceLimits, limit_hint, limit_reached
 
-__all__ = ["exit_signal", "failure_message"]
+__all__ = ["Ended", "Ending", "cannot_start", "exit_signal", "failure_message"]
 
 #: Signals that end a process, as bwrap's 128 + N statuses may carry them.
 _FATAL = frozenset(
@@ -92,3 +98,71 @@ def failure_message(
         explained = f"{status} without printing an error"
         return f"{explained} ({hint})" if hint else f"{explained} (is -loglevel set to quiet?)"
     return f"{status}: {chosen} ({hint})" if hint else f"{status}: {chosen}"
+
+
+#: How one start of ffmpeg ended.
+Ending = Literal["exited", "timed out", "stuck"]
+
+
+@attrs.frozen(kw_only=True)
+class Ended:
+    """How one start of ffmpeg ended, and what it printed last."""
+
+    status: Ending
+    returncode: int
+    #: The last lines of stderr.
+    tail: tuple[str, ...]
+
+    def result(
+        self,
+        *,
+        program: str,
+        where: str,
+        sandboxed: bool,
+        limits: ResourceLimits | None,
+        timeout: float | None,
+        stall_timeout: float | None,
+    ) -> str:
+        """The stderr tail of a successful run; otherwise the error that says what happened.
+
+        Raises:
+            ConfigurationError: the program could not be executed at all.
+            RunError: ffmpeg failed, hit a limit, ran out of time or was stuck.
+        """
+        tail = "\n".join(self.tail)
+        if self.status == "timed out":
+            raise RunError(
+                f"ffmpeg did not finish within the timeout of {timeout:g} s and was "
+                "stopped; raise timeout= for longer jobs",
+                returncode=self.returncode,
+                stderr_tail=tail,
+            )
+        if self.status == "stuck":
+            raise RunError(
+                f"ffmpeg made no progress and used no CPU for {stall_timeout:g} s, twice, and "
+                "was stopped; it is stuck (a rare deadlock of ffmpeg 7 and later): run the task "
+                "again, or raise stall_timeout= if the command waits on purpose",
+                returncode=self.returncode,
+                stderr_tail=tail,
+            )
+        if self.returncode == 0:
+            return tail
+        reason = cannot_execute(self.returncode, self.tail)
+        if reason is not None:
+            raise ConfigurationError(cannot_start(program, where, reason))
+        signum = exit_signal(self.returncode, self.tail, sandboxed=sandboxed)
+        raise RunError(
+            failure_message(self.returncode, self.tail, signum=signum, limits=limits),
+            returncode=self.returncode if signum is None else -signum,
+            stderr_tail=tail,
+        )
+
+
+def cannot_start(program: str, path: str, reason: object) -> str:
+    """Why ``program`` at ``path`` did not start, and what to change."""
+    fix = (
+        f"point {ENV_VAR} or ffmpeg= at a working binary"
+        if program == "ffmpeg"
+        else "fix the bubblewrap installation or pass bwrap="
+    )
+    return f"could not start {program} {path!r}: {reason}; {fix}"

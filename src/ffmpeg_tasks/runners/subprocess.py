@@ -8,8 +8,10 @@ from outside, which saves a Python start-up per run.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
-import signal
+import shutil
 import subprocess
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -25,13 +27,14 @@ from .._media import MediaInfo
 from .._models import Health
 from .._protocols import ProgressCallback
 from .._usage import CHILD_CPU, report_cpu_seconds
-from ._binary import ENV_VAR, ffmpeg_version, find_ffmpeg, scrubbed_env
-from ._exit import exit_signal, failure_message
+from ._binary import ffmpeg_version, find_ffmpeg, scrubbed_env
+from ._exit import Ended, Ending, cannot_start
 from ._gate import SHELL_VARIABLES, gate_argv, gate_available, open_gate
-from ._launcher import cannot_execute, launcher_argv
+from ._launcher import launcher_argv
 from ._limits import DEFAULT_LIMITS, ResourceLimits, describe_limits, rlimits
 from ._probe import PROBE_MODES, ProbeMode, Prober, find_prober, probe_files
-from ._progress import LineSplitter, ProgressTracker
+from ._process import follow, stop
+from ._progress import ProgressTracker
 from ._sandbox import (
     MODES,
     SandboxMode,
@@ -40,16 +43,17 @@ from ._sandbox import (
     check_sandbox,
     started_from_worker_threads,
 )
+from ._stall import DEFAULT_STALL_TIMEOUT
 
 __all__ = ["SubprocessRunner"]
+
+logger = logging.getLogger("ffmpeg_tasks")
 
 #: Placed before the caller's arguments. ``-hide_banner`` keeps the build configuration out of
 #: the stderr tail; the per-input ``Duration`` lines that progress needs are still printed.
 GLOBAL_OPTIONS = ("-nostdin", "-hide_banner", "-nostats", "-progress", "pipe:1")
-#: How many times (every 10 ms) to look whether the process group is gone after SIGKILL.
-GROUP_EXIT_POLLS = 50
-#: No stderr line we keep is longer than this many characters.
-MAX_LINE_CHARS = 1000
+#: How many times a stuck ffmpeg is run again from a clean work folder before the run fails.
+STUCK_RETRIES = 1
 #: How much lower than the service's own CPU priority ffmpeg runs unless told otherwise.
 DEFAULT_NICE = 10
 #: The largest niceness Linux knows (the lowest priority).
@@ -111,6 +115,9 @@ class SubprocessRunner(anyio.abc.AsyncResource):
             ``"auto"`` uses ffprobe when one is next to ffmpeg or on ``PATH``, else PyAV
             when installed, else none; ``"ffprobe"`` or ``"pyav"`` insist on one;
             ``"none"`` never probes.
+        stall_timeout: Seconds of no new progress and no CPU use after which ffmpeg counts as
+            stuck: it is stopped and run once more from a clean folder, then the run fails;
+            None never calls a run stuck.
 
     Raises:
         ConfigurationError: a setting is out of range.
@@ -130,6 +137,7 @@ class SubprocessRunner(anyio.abc.AsyncResource):
         timeout: float | None = None,
         nice: int = DEFAULT_NICE,
         probe: ProbeMode = "auto",
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
     ) -> None:
         check_positive_int(stderr_tail_lines, "stderr_tail_lines")
         check_seconds(kill_grace, "kill_grace", zero_ok=True)
@@ -138,6 +146,7 @@ class SubprocessRunner(anyio.abc.AsyncResource):
                 f"sandbox must be one of {', '.join(map(repr, MODES))}, got {sandbox!r}"
             )
         check_optional_seconds(timeout, "timeout", error=ConfigurationError)
+        check_optional_seconds(stall_timeout, "stall_timeout", error=ConfigurationError)
         if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= MAX_NICE:
             raise ConfigurationError(
                 f"nice must be a whole number from 0 (ffmpeg at the service's CPU priority) to "
@@ -161,6 +170,7 @@ class SubprocessRunner(anyio.abc.AsyncResource):
         self._sandbox: SandboxStatus | None = None
         self._limits = limits
         self._timeout = timeout
+        self._stall_timeout = stall_timeout
         self._nice = nice
         self._probe_mode: ProbeMode = probe
         #: The probe found on first use: (it,) once looked for.
@@ -203,6 +213,39 @@ class SubprocessRunner(anyio.abc.AsyncResource):
         if not sandbox.active and self._sandbox_mode == "bubblewrap":
             raise ConfigurationError(sandbox.ffmpeg_error or _unavailable(sandbox))
         env = scrubbed_env(workdir) if self._env is None else self._env
+        deadline = None if self._timeout is None else anyio.current_time() + self._timeout
+        before = await anyio.to_thread.run_sync(_names_in, workdir)
+        for attempt in range(1 + STUCK_RETRIES):
+            if attempt:
+                logger.warning("ffmpeg was stuck and was stopped; running it again: %s", args)
+                await anyio.to_thread.run_sync(_remove_all_but, workdir, before)
+            ended = await self._run_once(
+                ffmpeg, args, workdir=workdir, sandbox=sandbox, env=env,
+                deadline=deadline, on_progress=on_progress,
+            )  # fmt: skip
+            if ended.status != "stuck":
+                break
+        return ended.result(
+            program="bwrap" if sandbox.active else "ffmpeg",
+            where=os.fspath(sandbox.bwrap if sandbox.bwrap is not None else ffmpeg),
+            sandboxed=sandbox.active,
+            limits=self._limits,
+            timeout=self._timeout,
+            stall_timeout=self._stall_timeout,
+        )
+
+    async def _run_once(
+        self,
+        ffmpeg: Path,
+        args: Sequence[str],
+        *,
+        workdir: Path,
+        sandbox: SandboxStatus,
+        env: Mapping[str, str],
+        deadline: float | None,
+        on_progress: ProgressCallback | None,
+    ) -> Ended:
+        """Start ffmpeg once and follow it to its end (exit, the deadline, or stuck)."""
         gated = sandbox.active and gate_available()
         command = self._command(
             ffmpeg, args, workdir=workdir, sandbox=sandbox, env=env, gated=gated
@@ -225,42 +268,29 @@ class SubprocessRunner(anyio.abc.AsyncResource):
         except OSError as exc:
             if gate is not None:
                 os.close(gate[1])
-            raise ConfigurationError(_cannot_start(program, where, exc.strerror or exc)) from exc
+            raise ConfigurationError(cannot_start(program, where, exc.strerror or exc)) from exc
         finally:
             if gate is not None:
                 os.close(gate[0])
+        exited = False
+        left = math.inf if deadline is None else deadline - anyio.current_time()
         try:
             if gate is not None:
                 limits = () if self._limits is None else rlimits(self._limits)
                 await open_gate(process.pid, gate[1], rlimits=limits, nice=self._nice)
-            with anyio.move_on_after(self._timeout) as timer:
-                await _watch(process, tracker, tail, on_progress)
-                await process.wait()
+            with anyio.move_on_after(left) as timer:
+                exited = await follow(
+                    process, tracker, tail, on_progress, stall_timeout=self._stall_timeout
+                )
         finally:
             with anyio.CancelScope(shield=True):
-                await _stop(process, self._kill_grace)
+                await stop(process, self._kill_grace)
                 await process.aclose()
             report_cpu_seconds(CHILD_CPU.take())
         returncode = process.returncode
-        assert returncode is not None  # _stop reaped it
-        if timer.cancelled_caught:
-            raise RunError(
-                f"ffmpeg did not finish within the timeout of {self._timeout:g} s and was "
-                "stopped; raise timeout= for longer jobs",
-                returncode=returncode,
-                stderr_tail="\n".join(tail),
-            )
-        if returncode != 0:
-            reason = cannot_execute(returncode, tail)
-            if reason is not None:
-                raise ConfigurationError(_cannot_start(program, where, reason))
-            signum = exit_signal(returncode, tail, sandboxed=sandbox.active)
-            raise RunError(
-                failure_message(returncode, tail, signum=signum, limits=self._limits),
-                returncode=returncode if signum is None else -signum,
-                stderr_tail="\n".join(tail),
-            )
-        return "\n".join(tail)
+        assert returncode is not None  # stop() reaped it
+        status: Ending = "timed out" if timer.cancelled_caught else "exited" if exited else "stuck"
+        return Ended(status=status, returncode=returncode, tail=tuple(tail))
 
     async def probe(
         self, names: Sequence[str], *, workdir: Path
@@ -311,6 +341,9 @@ class SubprocessRunner(anyio.abc.AsyncResource):
             "environment": "scrubbed" if self._env is None else "custom",
             "limits": describe_limits(self._limits),
             "timeout": "none" if self._timeout is None else f"{self._timeout:g} s",
+            "stall_timeout": (
+                "none" if self._stall_timeout is None else f"{self._stall_timeout:g} s"
+            ),
             "nice": (
                 f"{self._nice}: ffmpeg runs at a lower CPU priority than the service"
                 if self._nice
@@ -441,84 +474,17 @@ def _unavailable(sandbox: SandboxStatus) -> str:
     return f"sandbox='bubblewrap' but the sandbox cannot be used: {sandbox.reason}"
 
 
-def _cannot_start(program: str, path: str, reason: object) -> str:
-    fix = (
-        f"point {ENV_VAR} or ffmpeg= at a working binary"
-        if program == "ffmpeg"
-        else "fix the bubblewrap installation or pass bwrap="
-    )
-    return f"could not start {program} {path!r}: {reason}; {fix}"
+def _names_in(folder: Path) -> frozenset[str]:
+    return frozenset(os.listdir(folder))
 
 
-async def _watch(
-    process: anyio.abc.Process,
-    tracker: ProgressTracker,
-    tail: deque[str],
-    on_progress: ProgressCallback | None,
-) -> None:
-    """Drain both pipes until ffmpeg closes them, reporting progress as blocks complete."""
-    assert process.stdout is not None
-    assert process.stderr is not None
-    failure: Exception | None = None
-    async with anyio.create_task_group() as group:
-        group.start_soon(_drain_stderr, process.stderr, tracker, tail)
-        try:
-            splitter = LineSplitter(MAX_LINE_CHARS)
-            async for chunk in process.stdout:
-                for line in splitter.feed(chunk):
-                    progress = tracker.stdout_line(line)
-                    if progress is not None and on_progress is not None:
-                        await on_progress(progress)
-        except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped from the group
-            failure = exc
-            group.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
-
-
-async def _drain_stderr(
-    stream: anyio.abc.ByteReceiveStream, tracker: ProgressTracker, tail: deque[str]
-) -> None:
-    splitter = LineSplitter(MAX_LINE_CHARS)
-    async for chunk in stream:
-        for line in splitter.feed(chunk):
-            tail.append(line)
-            tracker.stderr_line(line)
-    tail.extend(splitter.flush())
-
-
-async def _stop(process: anyio.abc.Process, grace: float) -> None:
-    """Stop ffmpeg and anything it started: SIGINT, SIGTERM, SIGKILL, then reap.
-
-    Call shielded. The pipes are closed first, so a stopping ffmpeg can never block writing to
-    a pipe nobody reads any more (ffmpeg ignores SIGPIPE and carries on).
-    """
-    if process.returncode is None:
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                await stream.aclose()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            _signal_group(process.pid, signum)
-            with anyio.move_on_after(grace):
-                await process.wait()
-            if process.returncode is not None:
-                break
-    # Whatever happened to the leader, nothing of its group may survive it. SIGKILL is
-    # delivered asynchronously: wait (briefly, zombies also count) until the group is empty.
-    _signal_group(process.pid, signal.SIGKILL)
-    await process.wait()
-    for _ in range(GROUP_EXIT_POLLS):  # no event tells when a group empties: poll it
-        if not _signal_group(process.pid, 0):
-            break
-        await anyio.sleep(0.01)
-
-
-def _signal_group(pgid: int, signum: int) -> bool:
-    """Signal every process in the group; False when the group is empty."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # a member changed its user id; signal what we may and let it be
-    return True
+def _remove_all_but(folder: Path, keep: frozenset[str]) -> None:
+    """Remove what a stopped run wrote, so that the next one starts as the first did."""
+    for name in os.listdir(folder):
+        if name in keep:
+            continue
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
