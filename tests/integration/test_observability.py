@@ -247,3 +247,26 @@ async def test_events_in_process_and_the_on_event_callback() -> None:
     ended = [event.id for event in called if event.type is not EventType.PROGRESS]
     assert ended == [seen[0].id, seen[-2].id, seen[-1].id]
     assert len(called) > len(seen)
+
+
+async def test_a_dispatched_run_joins_the_trace_of_the_request_that_started_it(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A worker (another manager sharing the store, handed the job by a dispatcher) runs the
+    task as a child of the span that registered it."""
+    from ffmpeg_tasks.testing import FakeDispatcher
+
+    store, queue = MemoryStore(), FakeDispatcher()
+    caller = trace.get_tracer("the-application")
+    async with manager_on(store, dispatcher=queue) as api, manager_on(store) as worker:
+        with caller.start_as_current_span("POST /ffmpeg/execute") as request_span:
+            task = await api.register(COMMAND, {"a.mp4": URL}, "out.mp4")
+            await api.start(task.id)
+        job = queue.take()
+        assert job is not None
+        done = await worker.run_dispatched(job.task_id)
+        assert done.status is TaskStatus.COMPLETED
+    [run] = named(spans.get_finished_spans(), "ffmpeg_tasks.run")
+    assert run.context.trace_id == request_span.get_span_context().trace_id
+    assert run.parent is not None
+    assert run.parent.span_id == request_span.get_span_context().span_id
