@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
-import attrs
 from anyio.abc import AsyncResource
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from .._deliveries import Delivery, DeliveryState
+from .._deliveries import Delivery
 from .._errors import (
     ConfigurationError,
     InvalidTaskError,
@@ -27,6 +26,7 @@ from .._errors import (
     TaskNotFoundError,
 )
 from .._models import Task, TaskStatus
+from . import _postgres_outbox as outbox
 from ._postgres_schema import check_schema, migrate_schema
 
 if TYPE_CHECKING:
@@ -44,15 +44,6 @@ _INSERT = (
 _UPDATE = (
     "UPDATE ffmpeg_tasks SET status = %s, owner = %s, worker = %s, data = %s::jsonb "
     "WHERE id = %s AND status = %s"
-)
-_INSERT_DELIVERY = (
-    "INSERT INTO ffmpeg_tasks_deliveries (event_id, url, task_id, state, next_attempt_at, "
-    "worker, lease_expires_at, created_at, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
-    "%s::jsonb) ON CONFLICT (event_id, url) DO NOTHING"
-)
-_SAVE_DELIVERY = (
-    "UPDATE ffmpeg_tasks_deliveries SET state = %s, next_attempt_at = %s, worker = %s, "
-    "lease_expires_at = %s, data = %s::jsonb WHERE event_id = %s AND url = %s"
 )
 
 
@@ -195,10 +186,7 @@ class PostgresStore(AsyncResource):
                 async with connection.transaction():
                     cursor = await connection.execute(query, params)
                     if cursor.rowcount:
-                        async with connection.cursor() as many:
-                            await many.executemany(
-                                _INSERT_DELIVERY, [_delivery_row(d) for d in deliveries]
-                            )
+                        await outbox.insert(connection, deliveries)
                         return None
             else:
                 cursor = await connection.execute(query, params)
@@ -233,67 +221,25 @@ class PostgresStore(AsyncResource):
     async def claim_deliveries(
         self, *, now: datetime, limit: int, worker: str, lease_until: datetime
     ) -> Sequence[Delivery]:
-        async def claim(connection: AsyncConnection[Any]) -> list[Delivery]:
-            async with connection.transaction():
-                cursor = await connection.execute(
-                    "SELECT data FROM ffmpeg_tasks_deliveries WHERE state = %s "
-                    "AND next_attempt_at <= %s AND (lease_expires_at IS NULL "
-                    "OR lease_expires_at <= %s) ORDER BY next_attempt_at, seq LIMIT %s "
-                    "FOR UPDATE SKIP LOCKED",
-                    (DeliveryState.PENDING.value, now, now, limit),
-                )
-                leased = [
-                    attrs.evolve(
-                        Delivery.from_dict(row[0]), worker=worker, lease_expires_at=lease_until
-                    )
-                    for row in await cursor.fetchall()
-                ]
-                if leased:
-                    async with connection.cursor() as many:
-                        await many.executemany(_SAVE_DELIVERY, [_saved_row(d) for d in leased])
-            return leased
-
-        return await self._call(claim)
+        return await self._call(
+            lambda connection: outbox.claim(
+                connection, now=now, limit=limit, worker=worker, lease_until=lease_until
+            )
+        )
 
     async def record_attempt(self, delivery: Delivery, *, worker: str) -> bool:
-        async def save(connection: AsyncConnection[Any]) -> bool:
-            cursor = await connection.execute(
-                _SAVE_DELIVERY + " AND worker = %s", (*_saved_row(delivery), worker)
-            )
-            return bool(cursor.rowcount)
-
-        return await self._call(save)
+        return await self._call(
+            lambda connection: outbox.record(connection, delivery, worker=worker)
+        )
 
     async def list_deliveries(self, task_ids: Sequence[str]) -> Sequence[Delivery]:
         ids = list(dict.fromkeys(task_ids))
-
-        async def select(connection: AsyncConnection[Any]) -> list[Any]:
-            cursor = await connection.execute(
-                "SELECT data FROM ffmpeg_tasks_deliveries WHERE task_id = ANY(%s) "
-                "ORDER BY created_at, seq",
-                (ids,),
-            )
-            return await cursor.fetchall()
-
         if not ids:
             return []
-        return [Delivery.from_dict(row[0]) for row in await self._call(select)]
+        return await self._call(lambda connection: outbox.select(connection, ids))
 
     async def requeue_deliveries(self, task_id: str, *, at: datetime) -> Sequence[Delivery]:
-        async def requeue(connection: AsyncConnection[Any]) -> list[Delivery]:
-            async with connection.transaction():
-                cursor = await connection.execute(
-                    "SELECT data FROM ffmpeg_tasks_deliveries WHERE task_id = %s "
-                    "ORDER BY created_at, seq FOR UPDATE",
-                    (task_id,),
-                )
-                again = [Delivery.from_dict(row[0]).requeued(at) for row in await cursor.fetchall()]
-                if again:
-                    async with connection.cursor() as many:
-                        await many.executemany(_SAVE_DELIVERY, [_saved_row(d) for d in again])
-            return again
-
-        return await self._call(requeue)
+        return await self._call(lambda connection: outbox.requeue(connection, task_id, at=at))
 
     async def aclose(self) -> None:
         """Close the store's own pool (never the application's) and its thread, if any."""
@@ -504,29 +450,3 @@ def _require_psycopg() -> None:
 
 def _dump(task: Task) -> str:
     return json.dumps(task.to_dict(), separators=(",", ":"))
-
-
-def _delivery_row(delivery: Delivery) -> tuple[object, ...]:
-    return (
-        delivery.event_id,
-        delivery.url,
-        delivery.task_id,
-        delivery.state.value,
-        delivery.next_attempt_at,
-        delivery.worker,
-        delivery.lease_expires_at,
-        delivery.created_at,
-        delivery.to_json(),
-    )
-
-
-def _saved_row(delivery: Delivery) -> tuple[object, ...]:
-    return (
-        delivery.state.value,
-        delivery.next_attempt_at,
-        delivery.worker,
-        delivery.lease_expires_at,
-        delivery.to_json(),
-        delivery.event_id,
-        delivery.url,
-    )

@@ -6,17 +6,15 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-import attrs
 from anyio.abc import AsyncResource
 
-from .._deliveries import Delivery, DeliveryState
+from .._deliveries import Delivery
 from .._errors import (
     ConfigurationError,
     InvalidTaskError,
@@ -24,6 +22,7 @@ from .._errors import (
     TaskNotFoundError,
 )
 from .._models import Task, TaskStatus
+from . import _sqlite_outbox as outbox
 from ._batches import Batcher, Call
 
 __all__ = ["SqliteStore"]
@@ -40,35 +39,7 @@ CREATE TABLE IF NOT EXISTS ffmpeg_tasks (
 );
 CREATE INDEX IF NOT EXISTS ffmpeg_tasks_listing ON ffmpeg_tasks (status, created_at);
 CREATE INDEX IF NOT EXISTS ffmpeg_tasks_owner ON ffmpeg_tasks (owner, created_at);
-CREATE TABLE IF NOT EXISTS ffmpeg_tasks_deliveries (
-    seq INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    next_attempt_at REAL,
-    worker TEXT,
-    lease_expires_at REAL,
-    created_at REAL NOT NULL,
-    data TEXT NOT NULL,
-    UNIQUE (event_id, url)
-);
-CREATE INDEX IF NOT EXISTS ffmpeg_tasks_deliveries_due
-    ON ffmpeg_tasks_deliveries (state, next_attempt_at);
-CREATE INDEX IF NOT EXISTS ffmpeg_tasks_deliveries_task
-    ON ffmpeg_tasks_deliveries (task_id, created_at);
 """
-#: Ids per ``IN (...)`` list: SQLite before 3.32 takes 999 parameters at most.
-_IDS_PER_QUERY = 500
-_INSERT_DELIVERY = (
-    "INSERT OR IGNORE INTO ffmpeg_tasks_deliveries (event_id, url, task_id, state, "
-    "next_attempt_at, worker, lease_expires_at, created_at, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SAVE_DELIVERY = (
-    "UPDATE ffmpeg_tasks_deliveries SET state = ?, next_attempt_at = ?, worker = ?, "
-    "lease_expires_at = ?, data = ? WHERE event_id = ? AND url = ?"
-)
 
 
 class SqliteStore(AsyncResource):
@@ -77,7 +48,8 @@ class SqliteStore(AsyncResource):
     The status and owner have columns of their own so that :meth:`update` is one conditional
     ``UPDATE ... WHERE status = ?``: SQLite serialises writers, so when several processes race to
     claim a pending task exactly one wins. Webhook deliveries have a table of their own, made
-    when a file that lacks it is opened, and written in the transaction of their change. The file uses write-ahead logging so readers never
+    when a file that lacks it is opened, and written in the transaction of their change. The
+    file uses write-ahead logging so readers never
     wait for a writer, with ``synchronous=NORMAL``: a commit survives a crash of the process,
     while a power loss may undo the last commits before a checkpoint. Calls run in a worker
     thread, so the event loop never blocks on disk; concurrent callers' calls share a thread
@@ -107,7 +79,7 @@ class SqliteStore(AsyncResource):
             # With WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives the
             # process dying at once, and only a power loss may undo the last few.
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + outbox.SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigurationError(
                 f"cannot open the task database {self._path!r}: {exc}"
@@ -221,9 +193,9 @@ class SqliteStore(AsyncResource):
             params += (expected_worker,)
 
         def compare_and_set(db: sqlite3.Connection) -> str | None:
-            with _atomic(db, deliveries):
+            with outbox.atomic(db, deliveries):
                 if db.execute(query, params).rowcount:
-                    db.executemany(_INSERT_DELIVERY, [_delivery_row(d) for d in deliveries])
+                    outbox.insert(db, deliveries)
                     return None
             row = db.execute("SELECT status FROM ffmpeg_tasks WHERE id = ?", (task.id,)).fetchone()
             return "" if row is None else str(row[0])
@@ -252,65 +224,22 @@ class SqliteStore(AsyncResource):
     async def claim_deliveries(
         self, *, now: datetime, limit: int, worker: str, lease_until: datetime
     ) -> Sequence[Delivery]:
-        def claim(db: sqlite3.Connection) -> list[Delivery]:
-            with _atomic(db):
-                rows = db.execute(
-                    "SELECT data FROM ffmpeg_tasks_deliveries WHERE state = ? "
-                    "AND next_attempt_at <= ? AND (lease_expires_at IS NULL "
-                    "OR lease_expires_at <= ?) ORDER BY next_attempt_at, seq LIMIT ?",
-                    (DeliveryState.PENDING.value, now.timestamp(), now.timestamp(), limit),
-                ).fetchall()
-                leased = [
-                    attrs.evolve(
-                        Delivery.from_dict(json.loads(row[0])),
-                        worker=worker,
-                        lease_expires_at=lease_until,
-                    )
-                    for row in rows
-                ]
-                db.executemany(_SAVE_DELIVERY, [_saved_row(d) for d in leased])
-            return leased
-
-        return await self._run(claim, writes=True)
+        return await self._run(
+            lambda db: outbox.claim(
+                db, now=now, limit=limit, worker=worker, lease_until=lease_until
+            ),
+            writes=True,
+        )
 
     async def record_attempt(self, delivery: Delivery, *, worker: str) -> bool:
-        def save(db: sqlite3.Connection) -> bool:
-            cursor = db.execute(_SAVE_DELIVERY + " AND worker = ?", (*_saved_row(delivery), worker))
-            return bool(cursor.rowcount)
-
-        return await self._run(save, writes=True)
+        return await self._run(lambda db: outbox.record(db, delivery, worker=worker), writes=True)
 
     async def list_deliveries(self, task_ids: Sequence[str]) -> Sequence[Delivery]:
         ids = list(dict.fromkeys(task_ids))
-
-        def select(db: sqlite3.Connection) -> list[Any]:
-            rows: list[Any] = []
-            for start in range(0, len(ids), _IDS_PER_QUERY):
-                chunk = ids[start : start + _IDS_PER_QUERY]
-                rows += db.execute(
-                    "SELECT created_at, seq, data FROM ffmpeg_tasks_deliveries WHERE task_id IN "
-                    f"({', '.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchall()
-            return sorted(rows, key=lambda row: (row[0], row[1]))
-
-        return [
-            Delivery.from_dict(json.loads(row[2])) for row in await self._run(select, writes=False)
-        ]
+        return await self._run(lambda db: outbox.select(db, ids), writes=False)
 
     async def requeue_deliveries(self, task_id: str, *, at: datetime) -> Sequence[Delivery]:
-        def requeue(db: sqlite3.Connection) -> list[Delivery]:
-            with _atomic(db):
-                rows = db.execute(
-                    "SELECT data FROM ffmpeg_tasks_deliveries WHERE task_id = ? "
-                    "ORDER BY created_at, seq",
-                    (task_id,),
-                ).fetchall()
-                again = [Delivery.from_dict(json.loads(row[0])).requeued(at) for row in rows]
-                db.executemany(_SAVE_DELIVERY, [_saved_row(d) for d in again])
-            return again
-
-        return await self._run(requeue, writes=True)
+        return await self._run(lambda db: outbox.requeue(db, task_id, at=at), writes=True)
 
     async def aclose(self) -> None:
         """Close the database connection."""
@@ -324,55 +253,6 @@ class SqliteStore(AsyncResource):
 
 def _dump(task: Task) -> str:
     return json.dumps(task.to_dict(), separators=(",", ":"))
-
-
-@contextmanager
-def _atomic(db: sqlite3.Connection, needed: object = True) -> Iterator[None]:
-    """Make the statements of the block one transaction (a savepoint inside a batch's), when
-    ``needed``; a write lock is taken at once, so two processes never deadlock on upgrading."""
-    if not needed:
-        yield
-        return
-    nested = db.in_transaction
-    db.execute("SAVEPOINT ffmpeg_tasks" if nested else "BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK TO ffmpeg_tasks" if nested else "ROLLBACK")
-        if nested:
-            db.execute("RELEASE ffmpeg_tasks")
-        raise
-    db.execute("RELEASE ffmpeg_tasks" if nested else "COMMIT")
-
-
-def _seconds(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
-def _delivery_row(delivery: Delivery) -> tuple[object, ...]:
-    return (
-        delivery.event_id,
-        delivery.url,
-        delivery.task_id,
-        delivery.state.value,
-        _seconds(delivery.next_attempt_at),
-        delivery.worker,
-        _seconds(delivery.lease_expires_at),
-        delivery.created_at.timestamp(),
-        delivery.to_json(),
-    )
-
-
-def _saved_row(delivery: Delivery) -> tuple[object, ...]:
-    return (
-        delivery.state.value,
-        _seconds(delivery.next_attempt_at),
-        delivery.worker,
-        _seconds(delivery.lease_expires_at),
-        delivery.to_json(),
-        delivery.event_id,
-        delivery.url,
-    )
 
 
 def _load(data: str) -> Task:
